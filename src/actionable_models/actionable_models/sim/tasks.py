@@ -1,0 +1,83 @@
+"""Privileged success checks and goal specifications for the paper's three tasks.
+
+Tasks (Chebotar et al. 2021, Sec. 6): instance grasping (hold a named object up), rearrangement (a named
+object at a place on the table), container placing (a named object inside the open container).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from actionable_models.errors import UnknownNameError
+from actionable_models.sim import scene
+from actionable_models.sim.layouts import get_object
+from actionable_models.sim.state import SceneState
+
+TASKS = ("instance_grasping", "rearrangement", "container_placing")
+
+LIFT_HEIGHT = 0.05  # m above the object's resting height that counts as lifted
+HOLD_DISTANCE = 0.06  # m between object centre and pinch point that counts as held
+POSITION_TOLERANCE = 0.04  # m, rearrangement
+REST_TOLERANCE = 0.015  # m above resting height that still counts as lying on the table
+
+
+def check_task(name: str) -> str:
+    """``name`` if it is a known task, else :class:`UnknownNameError` naming the known ones."""
+    if name not in TASKS:
+        raise UnknownNameError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
+    return name
+
+
+def is_grasped_and_lifted(state: SceneState, obj: str, lift_height: float = LIFT_HEIGHT) -> bool:
+    """Object raised ``lift_height`` above its resting height and held between the fingers."""
+    pos = state.object_pos(obj)
+    lifted = pos[2] >= get_object(obj).rest_height + lift_height
+    held = np.linalg.norm(pos - state.ee_pos) <= HOLD_DISTANCE and state.gripper > 0.05
+    return bool(lifted and held)
+
+
+def is_at_position(state: SceneState, obj: str, xy: np.ndarray, tolerance: float = POSITION_TOLERANCE) -> bool:
+    """Object resting on the table with its centre within ``tolerance`` of ``xy``."""
+    pos = state.object_pos(obj)
+    resting = pos[2] <= get_object(obj).rest_height + REST_TOLERANCE
+    return bool(resting and np.linalg.norm(pos[:2] - np.asarray(xy)[:2]) <= tolerance)
+
+
+def is_in_container(state: SceneState, obj: str) -> bool:
+    """Object centre inside the container's walls and below its rim."""
+    pos = state.object_pos(obj)
+    inner = scene.CONTAINER_HALF - scene.CONTAINER_WALL
+    dx, dy = np.abs(pos[:2] - state.container[:2])
+    below_rim = pos[2] <= state.container[2] + scene.CONTAINER_WALL_HEIGHT
+    return bool(dx < inner and dy < inner and below_rim)
+
+
+@dataclass(frozen=True)
+class GoalSpec:
+    """What a goal asks for, enough to test success from a privileged state."""
+
+    task: str
+    object: str
+    seed: int
+    layout: str
+    target_xy: tuple[float, float] | None = None  # rearrangement only
+
+    def __post_init__(self) -> None:
+        check_task(self.task)
+        get_object(self.object)
+        if self.task == "rearrangement" and self.target_xy is None:
+            raise ValueError("a rearrangement goal needs target_xy")
+
+    def is_success(self, state: SceneState) -> bool:
+        """The privileged success test of this goal."""
+        if self.task == "instance_grasping":
+            return is_grasped_and_lifted(state, self.object)
+        if self.task == "rearrangement":
+            return is_at_position(state, self.object, np.asarray(self.target_xy))
+        return is_in_container(state, self.object)
+
+    def to_dict(self) -> dict:
+        """Plain dict for JSON."""
+        return asdict(self)
