@@ -9,6 +9,7 @@ moves toward the target at bounded speed and the arm's joint servos track its IK
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import mujoco
@@ -64,6 +65,7 @@ class Cell:
         self._stiffen_arm_servos()
         self._ik = PinchIK(m, self._pinch, self._arm_qpos_adr, self._arm_dof_adr)
         self._renderer: mujoco.Renderer | None = None
+        self._gl_thread: ThreadPoolExecutor | None = None
         self._scene_option = mujoco.MjvOption()
         self._scene_option.geomgroup[:] = [1, 1, 1, 0, 0, 0]  # visual groups only; collision hulls stay hidden
         self.layout: Layout = get_layout(self.config.layout)
@@ -224,7 +226,16 @@ class Cell:
                           finger_contacts={name: self.finger_contacts(name) for name in objects})
 
     def render(self) -> np.ndarray:
-        """The shoulder camera's RGB image, (height, width, 3) uint8."""
+        """The shoulder camera's RGB image, (height, width, 3) uint8.
+
+        Safe to call from any thread: a GL context is current in one thread only, so all GL work runs
+        on the cell's own render thread (ROS executors call back from a pool of threads).
+        """
+        if self._gl_thread is None:
+            self._gl_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="am-cell-gl")
+        return self._gl_thread.submit(self._render_in_gl_thread).result()
+
+    def _render_in_gl_thread(self) -> np.ndarray:
         if self._renderer is None:
             self._renderer = self._make_renderer()
         self._renderer.update_scene(self.data, camera=self._camera, scene_option=self._scene_option)
@@ -236,7 +247,8 @@ class Cell:
         except Exception as exc:  # noqa: BLE001 - any GL failure means the same thing to the user
             raise RenderError(
                 f"cannot start headless rendering (MUJOCO_GL={os.environ.get('MUJOCO_GL')}): {exc}. "
-                "Install EGL and Mesa (Debian: apt-get install libegl1 libgl1-mesa-dri) or set MUJOCO_GL=osmesa."
+                "Install EGL and Mesa (Debian: apt-get install libegl1 libgl1-mesa-dri), or set MUJOCO_GL=osmesa; "
+                "import actionable_models.sim before mujoco so that MUJOCO_GL defaults to egl."
             ) from exc
         for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION,
                      mujoco.mjtRndFlag.mjRND_SKYBOX, mujoco.mjtRndFlag.mjRND_HAZE):
@@ -250,7 +262,10 @@ class Cell:
         return fy, fy, (w - 1) / 2.0, (h - 1) / 2.0
 
     def close(self) -> None:
-        """Free the renderer's GL context."""
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        """Free the renderer's GL context and its thread."""
+        if self._gl_thread is not None:
+            if self._renderer is not None:
+                self._gl_thread.submit(self._renderer.close).result()
+                self._renderer = None
+            self._gl_thread.shutdown()
+            self._gl_thread = None

@@ -21,6 +21,7 @@ LIFT_HEIGHT = 0.05  # m above the object's resting height that counts as lifted
 HOLD_DISTANCE = 0.06  # m between object centre and pinch point that counts as held
 POSITION_TOLERANCE = 0.04  # m, rearrangement
 REST_TOLERANCE = 0.015  # m above resting height that still counts as lying on the table
+STACK_ALLOWANCE = 0.03  # m above the container rim an object may rest (on another object inside)
 
 
 def check_task(name: str) -> str:
@@ -46,12 +47,13 @@ def is_at_position(state: SceneState, obj: str, xy: np.ndarray, tolerance: float
 
 
 def is_in_container(state: SceneState, obj: str) -> bool:
-    """Object centre inside the container's walls and below its rim."""
+    """Object centre inside the container's walls, no higher than one object above the rim, not held."""
     pos = state.object_pos(obj)
     inner = scene.CONTAINER_HALF - scene.CONTAINER_WALL
     dx, dy = np.abs(pos[:2] - state.container[:2])
-    below_rim = pos[2] <= state.container[2] + scene.CONTAINER_WALL_HEIGHT
-    return bool(dx < inner and dy < inner and below_rim)
+    low_enough = pos[2] <= state.container[2] + scene.CONTAINER_WALL_HEIGHT + STACK_ALLOWANCE
+    held = state.finger_contacts.get(obj, 0) >= 2
+    return bool(dx < inner and dy < inner and low_enough and not held)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,157 @@
+"""A scripted pick-and-place demo over ROS topics: the cell's first main job.
+
+Reads the privileged state from the sim node, runs the core's scripted controller for each object in
+turn (pick it, drop it into the container), publishes real commands on /arm/gripper_cmd and
+/arm/cartesian_cmd, prints what happened and saves the camera view before and after as PNG files.
+Completes ``finished`` (a Future) with a summary dict when done, so a runner can stop.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseStamped
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from rclpy.task import Future
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float64, String
+
+from actionable_models.geometry import quat_from_yaw
+from actionable_models.imaging import image_to_rgb
+from actionable_models.sim.scripted import PickPlaceScript
+from actionable_models.sim.state import SceneState
+from actionable_models.sim.tasks import is_grasped_and_lifted, is_in_container
+
+LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
+                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+
+
+class PickPlaceDemoNode(Node):
+    """Drives the cell with the scripted controller: each listed object into the container, or lifted."""
+
+    def __init__(self, node_name: str = "pick_place_demo", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        self.declare_parameter("objects", ["red_cube", "blue_bar", "yellow_egg"])
+        self.declare_parameter("finish", "container")  # container | lift
+        self.declare_parameter("frame_id", "base_link")
+        self.declare_parameter("output_dir", "out/demo")
+        self.declare_parameter("max_steps_per_object", 250)
+        self.objects = list(self.get_parameter("objects").value)
+        self.finish = self.get_parameter("finish").value
+        if self.finish not in ("container", "lift"):
+            raise ValueError(f"parameter finish must be 'container' or 'lift', got {self.finish!r}")
+        self.frame_id = self.get_parameter("frame_id").value
+        self.output_dir = Path(self.get_parameter("output_dir").value)
+        self.max_steps = int(self.get_parameter("max_steps_per_object").value)
+        self.finished = Future()
+        self.results: list[dict] = []
+        self._index = 0
+        self._script: PickPlaceScript | None = None
+        self._steps = 0
+        self._last_step = -1
+        self._latest_rgb: np.ndarray | None = None
+        self._start_saved = False
+
+        self.pose_pub = self.create_publisher(PoseStamped, "/arm/cartesian_cmd", 10)
+        self.gripper_pub = self.create_publisher(Float64, "/arm/gripper_cmd", 10)
+        self.create_subscription(Image, "/camera/image_raw", self._on_image, qos_profile_sensor_data)
+        self.create_subscription(String, "/sim/privileged_state", self._on_state, LATCHED)
+
+    def _on_image(self, msg: Image) -> None:
+        self._latest_rgb = image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data)
+
+    def _save(self, name: str) -> Path | None:
+        if self._latest_rgb is None:
+            return None
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        path = self.output_dir / name
+        cv2.imwrite(str(path), cv2.cvtColor(self._latest_rgb, cv2.COLOR_RGB2BGR))
+        return path
+
+    def _on_state(self, msg: String) -> None:
+        if self.finished.done():
+            return
+        state = SceneState.from_json(msg.data)
+        if state.step == self._last_step:
+            return  # a repeat of the state we already answered
+        self._last_step = state.step
+        if self._latest_rgb is None:
+            # No camera frame yet (a frame published before we subscribed is gone): in lock-step the cell
+            # only moves on a command, so hold still for one step to get a fresh frame.
+            self._publish(state.ee_pos, state.ee_yaw, state.gripper)
+            return
+        if not self._start_saved:
+            self._start_saved = True
+            path = self._save("start.png")
+            objects = ", ".join(state.objects)
+            print(f"[demo] scene seed={state.seed} layout={state.layout}: {objects}; container at "
+                  f"({state.container[0]:.2f}, {state.container[1]:.2f}); camera view saved to {path}", flush=True)
+        self._act(state)
+
+    def _act(self, state: SceneState) -> None:
+        while True:
+            if self._index >= len(self.objects):
+                self._finish(state)
+                return
+            obj = self.objects[self._index]
+            if obj not in state.objects:
+                self._record(obj, False, 0, f"not in layout {state.layout!r}")
+                continue
+            if self._script is None:
+                self._script = PickPlaceScript(obj, self.finish)
+                self._steps = 0
+            command = self._script.act(state) if self._steps < self.max_steps else None
+            if command is not None:
+                self._steps += 1
+                self._publish(command.pos, command.yaw, command.gripper)
+                return
+            ok = is_in_container(state, obj) if self.finish == "container" else is_grasped_and_lifted(state, obj)
+            phases = " > ".join(f"{name}:{n}" for name, n in self._script.phase_log)
+            self._record(obj, ok, self._steps, phases)
+
+    def _record(self, obj: str, ok: bool, steps: int, detail: str) -> None:
+        goal = "into the container" if self.finish == "container" else "grasped and lifted"
+        outcome = "success" if ok else "FAILED"
+        print(f"[demo] {obj}: {goal}: {outcome} after {steps} control steps ({detail})", flush=True)
+        self.results.append({"object": obj, "success": bool(ok), "steps": steps})
+        self._index += 1
+        self._script = None
+
+    def _publish(self, pos: np.ndarray, yaw: float, gripper: float) -> None:
+        self.gripper_pub.publish(Float64(data=float(gripper)))
+        msg = PoseStamped()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = self.frame_id
+        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in pos)
+        o = msg.pose.orientation
+        o.w, o.x, o.y, o.z = (float(v) for v in quat_from_yaw(yaw))
+        self.pose_pub.publish(msg)
+
+    def _finish(self, state: SceneState) -> None:
+        path = self._save("end.png")
+        done = sum(r["success"] for r in self.results)
+        summary = {"successes": done, "attempts": len(self.results), "results": self.results,
+                   "end_image": str(path) if path else None}
+        print(f"[demo] {done}/{len(self.results)} objects {('into the container' if self.finish == 'container' else 'lifted')}; "
+              f"final camera view saved to {path}", flush=True)
+        if path is not None:
+            (self.output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        self.finished.set_result(summary)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``ros2 run am_sim pick_place_demo``."""
+    rclpy.init(args=args)
+    try:
+        node = PickPlaceDemoNode()
+        rclpy.spin_until_future_complete(node, node.finished)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        rclpy.try_shutdown()

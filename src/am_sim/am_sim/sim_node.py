@@ -1,0 +1,213 @@
+"""The sim node: the MuJoCo cell behind the topics a real arm driver and camera offer.
+
+Publishes /camera/image_raw (rgb8, sensor-data QoS), /camera/camera_info, /arm/ee_pose, /joint_states,
+/clock and the privileged /sim/privileged_state (JSON, for scripted controllers and evaluation only).
+Subscribes /arm/cartesian_cmd (PoseStamped in the base frame) and /arm/gripper_cmd (Float64, 0 open ..
+1 closed). Service /sim/reset (std_srvs/Trigger) resets the scene from the ``seed`` and ``layout``
+parameters.
+
+Timing modes (parameter ``mode``):
+- ``realtime``: a wall-clock timer steps the cell at the control rate, holding the latest commands.
+- ``lockstep``: each pose command advances exactly one control step, as fast as the CPU allows. A
+  gripper command sent with it applies to the same step: the node waits ``lockstep_gripper_wait_s`` for
+  it, so a controller that publishes both gets deterministic steps whatever order DDS delivers them in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseStamped
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException
+from rclpy.time import Time
+from rclpy.node import Node
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Float64, String
+from std_srvs.srv import Trigger
+
+from actionable_models.errors import ActionableModelsError
+from actionable_models.imaging import rgb_to_image_fields
+from actionable_models.sim.cell import Cell
+from actionable_models.sim.commands import check_gripper_command, check_pose_command
+from actionable_models.sim.config import CellConfig
+from am_sim.params import declare_config, read_config
+
+MODES = ("realtime", "lockstep")
+LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
+                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+
+
+class SimCellNode(Node):
+    """ROS 2 face of :class:`actionable_models.sim.cell.Cell`."""
+
+    def __init__(self, node_name: str = "sim_cell", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        declare_config(self, CellConfig)
+        self.declare_parameter("mode", "realtime")
+        self.declare_parameter("seed", 0)
+        self.declare_parameter("frame_id", "base_link")
+        self.declare_parameter("camera_frame_id", "shoulder_camera_optical_frame")
+        self.declare_parameter("lockstep_gripper_wait_s", 0.05)
+        self.declare_parameter("publish_privileged_state", True)
+        self.config = read_config(self, CellConfig)
+        self.mode = self.get_parameter("mode").value
+        if self.mode not in MODES:
+            raise ValueError(f"parameter mode must be one of {MODES}, got {self.mode!r}")
+        self.frame_id = self.get_parameter("frame_id").value
+        self.camera_frame_id = self.get_parameter("camera_frame_id").value
+        self._gripper_wait = float(self.get_parameter("lockstep_gripper_wait_s").value)
+        self._publish_privileged = bool(self.get_parameter("publish_privileged_state").value)
+
+        self.cell = Cell(self.config)
+        self.cell.reset(self.get_parameter("seed").value, self.config.layout)
+        self._sim_time_ns = 0  # monotonic across resets, unlike the cell's episode time
+        self._pending_pose = False
+        self._gripper_fresh = False
+        self._pose_timer = None
+
+        group = MutuallyExclusiveCallbackGroup()
+        self.image_pub = self.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
+        self.info_pub = self.create_publisher(CameraInfo, "/camera/camera_info", qos_profile_sensor_data)
+        self.pose_pub = self.create_publisher(PoseStamped, "/arm/ee_pose", 10)
+        self.joint_pub = self.create_publisher(JointState, "/joint_states", 10)
+        self.clock_pub = self.create_publisher(Clock, "/clock", 10)
+        self.state_pub = self.create_publisher(String, "/sim/privileged_state", LATCHED)
+        self.create_subscription(PoseStamped, "/arm/cartesian_cmd", self._on_pose_cmd, 10, callback_group=group)
+        self.create_subscription(Float64, "/arm/gripper_cmd", self._on_gripper_cmd, 10, callback_group=group)
+        self.create_service(Trigger, "/sim/reset", self._on_reset, callback_group=group)
+        if self.mode == "realtime":
+            self.create_timer(self.config.control_period, self._step_and_publish, callback_group=group)
+        self._group = group
+        self._publish()
+        self.get_logger().info(
+            f"sim cell ready: mode={self.mode}, layout={self.cell.layout.name}, seed={self.cell.seed}, "
+            f"camera {self.config.image_width}x{self.config.image_height}, {self.config.control_rate_hz:g} Hz")
+
+    # -------------------------------------------------------------------------------------- commands
+    def _on_pose_cmd(self, msg: PoseStamped) -> None:
+        p, q = msg.pose.position, msg.pose.orientation
+        checked = check_pose_command(np.array([p.x, p.y, p.z]), np.array([q.w, q.x, q.y, q.z]),
+                                     msg.header.frame_id, self.frame_id, self.config)
+        for problem in checked.problems:
+            self.get_logger().error(problem)
+        if not checked.accepted:
+            return
+        self.cell.set_command(checked.pos, checked.yaw)
+        if self.mode != "lockstep":
+            return
+        if self._gripper_fresh or self._gripper_wait <= 0:
+            self._lockstep_step()
+        else:
+            self._pending_pose = True
+            self._cancel_pose_timer()
+            self._pose_timer = self.create_timer(self._gripper_wait, self._on_gripper_wait_over,
+                                                 callback_group=self._group)
+
+    def _on_gripper_cmd(self, msg: Float64) -> None:
+        checked = check_gripper_command(msg.data)
+        for problem in checked.problems:
+            self.get_logger().error(problem)
+        if not checked.accepted:
+            return
+        self.cell.set_gripper(checked.value)
+        self._gripper_fresh = True
+        if self.mode == "lockstep" and self._pending_pose:
+            self._lockstep_step()
+
+    def _on_gripper_wait_over(self) -> None:
+        self._cancel_pose_timer()
+        if self._pending_pose:
+            self._lockstep_step()
+
+    def _cancel_pose_timer(self) -> None:
+        if self._pose_timer is not None:
+            self._pose_timer.cancel()
+            self.destroy_timer(self._pose_timer)
+            self._pose_timer = None
+
+    def _lockstep_step(self) -> None:
+        self._cancel_pose_timer()
+        self._pending_pose = False
+        self._gripper_fresh = False
+        self._step_and_publish()
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        seed = self.get_parameter("seed").value
+        layout = self.get_parameter("layout").value
+        try:
+            self.cell.reset(seed, layout)
+        except ActionableModelsError as exc:
+            response.success, response.message = False, str(exc)
+            self.get_logger().error(f"reset refused: {exc}")
+            return response
+        self._pending_pose = self._gripper_fresh = False
+        self._cancel_pose_timer()
+        self._sim_time_ns += int(round(self.config.control_period * 1e9))
+        self._publish()
+        response.success = True
+        response.message = f"reset: seed={seed} layout={layout}"
+        self.get_logger().info(response.message)
+        return response
+
+    # ----------------------------------------------------------------------------------------- output
+    def _step_and_publish(self) -> None:
+        self.cell.step()
+        self._sim_time_ns += int(round(self.config.control_period * 1e9))
+        self._publish()
+
+    def _publish(self) -> None:
+        stamp = Time(nanoseconds=self._sim_time_ns).to_msg()
+        clock = Clock()
+        clock.clock = stamp
+        self.clock_pub.publish(clock)
+
+        image = Image(**rgb_to_image_fields(self.cell.render()))
+        image.header.stamp, image.header.frame_id = stamp, self.camera_frame_id
+        self.image_pub.publish(image)
+        self.info_pub.publish(self._camera_info(stamp))
+
+        pos = self.cell.ee_pose()[0]
+        quat = self.cell.ee_quat()
+        pose = PoseStamped()
+        pose.header.stamp, pose.header.frame_id = stamp, self.frame_id
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (float(v) for v in pos)
+        o = pose.pose.orientation
+        o.w, o.x, o.y, o.z = (float(v) for v in quat)
+        self.pose_pub.publish(pose)
+
+        names, qpos, qvel, effort = self.cell.joint_state()
+        joints = JointState(name=names, position=qpos.tolist(), velocity=qvel.tolist(), effort=effort.tolist())
+        joints.header.stamp = stamp
+        self.joint_pub.publish(joints)
+
+        if self._publish_privileged:
+            self.state_pub.publish(String(data=self.cell.scene_state().to_json()))
+
+    def _camera_info(self, stamp) -> CameraInfo:
+        fx, fy, cx, cy = self.cell.camera_intrinsics()
+        info = CameraInfo(width=self.config.image_width, height=self.config.image_height,
+                          distortion_model="plumb_bob", d=[0.0] * 5)
+        info.header.stamp, info.header.frame_id = stamp, self.camera_frame_id
+        info.k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
+        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+        info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+        return info
+
+    def destroy_node(self) -> None:
+        self.cell.close()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``ros2 run am_sim sim_node``."""
+    rclpy.init(args=args)
+    try:
+        node = SimCellNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        rclpy.try_shutdown()
