@@ -66,7 +66,7 @@ class SimCellNode(Node):
         self._sim_time_ns = 0  # monotonic across resets, unlike the cell's episode time
         self._pending_pose = False
         self._gripper_fresh = False
-        self._pose_timer = None
+        self._gripper_timer = None  # lock-step: how long a pose command waits for its gripper command
 
         group = MutuallyExclusiveCallbackGroup()
         self.image_pub = self.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
@@ -80,7 +80,12 @@ class SimCellNode(Node):
         self.create_service(Trigger, "/sim/reset", self._on_reset, callback_group=group)
         if self.mode == "realtime":
             self.create_timer(self.config.control_period, self._step_and_publish, callback_group=group)
-        self._group = group
+        else:
+            # One persistent timer, reset per command: creating timers per step would rebuild the
+            # executor's wait set every step.
+            self._gripper_timer = self.create_timer(max(self._gripper_wait, 1e-3), self._on_gripper_wait_over,
+                                                    callback_group=group)
+            self._gripper_timer.cancel()
         self._publish()
         self.get_logger().info(
             f"sim cell ready: mode={self.mode}, layout={self.cell.layout.name}, seed={self.cell.seed}, "
@@ -102,9 +107,7 @@ class SimCellNode(Node):
             self._lockstep_step()
         else:
             self._pending_pose = True
-            self._cancel_pose_timer()
-            self._pose_timer = self.create_timer(self._gripper_wait, self._on_gripper_wait_over,
-                                                 callback_group=self._group)
+            self._gripper_timer.reset()
 
     def _on_gripper_cmd(self, msg: Float64) -> None:
         checked = check_gripper_command(msg.data)
@@ -118,18 +121,12 @@ class SimCellNode(Node):
             self._lockstep_step()
 
     def _on_gripper_wait_over(self) -> None:
-        self._cancel_pose_timer()
+        self._gripper_timer.cancel()
         if self._pending_pose:
             self._lockstep_step()
 
-    def _cancel_pose_timer(self) -> None:
-        if self._pose_timer is not None:
-            self._pose_timer.cancel()
-            self.destroy_timer(self._pose_timer)
-            self._pose_timer = None
-
     def _lockstep_step(self) -> None:
-        self._cancel_pose_timer()
+        self._gripper_timer.cancel()
         self._pending_pose = False
         self._gripper_fresh = False
         self._step_and_publish()
@@ -144,7 +141,8 @@ class SimCellNode(Node):
             self.get_logger().error(f"reset refused: {exc}")
             return response
         self._pending_pose = self._gripper_fresh = False
-        self._cancel_pose_timer()
+        if self._gripper_timer is not None:
+            self._gripper_timer.cancel()
         self._sim_time_ns += int(round(self.config.control_period * 1e9))
         self._publish()
         response.success = True

@@ -1,0 +1,12 @@
+"""Test-session setup shared by every package's tests.
+
+Nodes started by tests talk over real DDS, so each test session gets its own ROS domain and stays on
+localhost: parallel runs and other sessions on the machine never cross-talk.
+"""
+
+import os
+
+os.environ["ROS_DOMAIN_ID"] = str(1 + os.getpid() % 100)
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+os.environ.setdefault("MUJOCO_GL", "egl")
