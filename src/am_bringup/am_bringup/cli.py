@@ -31,10 +31,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"[am] starting {config} in one process (rclpy, real DDS)", flush=True)
     result = run(config, overrides, timeout=args.timeout)
     print(f"[am] {result.reason} after {result.seconds:.1f} s", flush=True)
-    if result.reason == "timeout":
+    if result.reason == "timeout" and result.waited_for:
         print(f"[am] error: {config.stem} did not finish within --timeout {args.timeout} s", file=sys.stderr)
         return 3
-    return 0 if result.reason == "finished" else 130
+    return 130 if result.reason == "interrupted" else 0
 
 
 def main(argv: list[str] | None = None) -> int:

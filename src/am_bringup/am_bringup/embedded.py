@@ -1,5 +1,9 @@
 """The embedded runner: the node set of a config/ YAML file in one process, on real rclpy and DDS.
 
+One single-threaded executor runs every callback in this thread. Our callbacks are CPU-bound Python,
+so under the GIL more threads buy nothing; a single thread halves lock-step latency (measured: 8 ms
+against 15 ms per step at 64 px) and no callback is still running when the nodes are torn down.
+
 Each top-level entry of the YAML names a node; the registry below maps that name to its node class.
 The YAML is handed to rcl as a ``--params-file``, exactly as ``ros2 launch`` does, so a node reads the
 same parameters either way. The run ends on Ctrl-C, or when every node that has a ``finished`` future
@@ -9,6 +13,8 @@ same parameters either way. The run ends on Ctrl-C, or when every node that has 
 from __future__ import annotations
 
 import importlib
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +22,10 @@ from typing import Any
 
 import rclpy
 from rclpy.context import Context
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.signals import SignalHandlerOptions
 
 from am_bringup.configs import ConfigFileError, read_node_params
 
@@ -34,6 +41,7 @@ class RunResult:
     """What an embedded run ended with."""
 
     reason: str  # "finished", "interrupted" or "timeout"
+    waited_for: list[str] = field(default_factory=list)  # nodes with a ``finished`` future
     results: dict[str, Any] = field(default_factory=dict)  # node name -> its finished future's result
     seconds: float = 0.0
 
@@ -59,7 +67,11 @@ def start_nodes(config: Path, context: Context, overrides: dict[str, dict[str, A
     try:
         for name in names:
             params = [Parameter(k, value=v) for k, v in overrides.get(name, {}).items()]
-            nodes.append(node_class(name)(node_name=name, context=context, parameter_overrides=params))
+            cls = node_class(name)
+            try:
+                nodes.append(cls(node_name=name, context=context, parameter_overrides=params))
+            except (ValueError, KeyError) as exc:  # bad parameter values, unknown layout/task names
+                raise ConfigFileError(f"node {name} ({config}): {exc}") from exc
     except Exception:
         for node in nodes:
             node.destroy_node()
@@ -67,21 +79,25 @@ def start_nodes(config: Path, context: Context, overrides: dict[str, dict[str, A
     return nodes
 
 
-def run(config: Path, overrides: dict[str, dict[str, Any]] | None = None, timeout: float | None = None,
-        num_threads: int = 2) -> RunResult:
+def run(config: Path, overrides: dict[str, dict[str, Any]] | None = None, timeout: float | None = None) -> RunResult:
     """Start the configuration, spin until its finishing nodes are done, Ctrl-C or ``timeout`` seconds."""
     start = time.monotonic()
     context = Context()
-    rclpy.init(args=["--ros-args", "--params-file", str(config)], context=context)
+    # Our own SIGINT/SIGTERM handling: the loop below notices within 0.1 s and tears the nodes down in
+    # order (a recorder closes its bag), instead of rclpy shutting the context under their feet.
+    rclpy.init(args=["--ros-args", "--params-file", str(config)], context=context,
+               signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         nodes = start_nodes(config, context, overrides)
-        executor = MultiThreadedExecutor(num_threads=num_threads, context=context)
+        executor = SingleThreadedExecutor(context=context)
         for node in nodes:
             executor.add_node(node)
         finishing = {node.get_name(): node.finished for node in nodes if hasattr(node, "finished")}
         reason = "interrupted"
         try:
-            while True:
+            while not stop.is_set():
                 if finishing and all(f.done() for f in finishing.values()):
                     reason = "finished"
                     break
@@ -97,6 +113,8 @@ def run(config: Path, overrides: dict[str, dict[str, Any]] | None = None, timeou
             for node in nodes:
                 node.destroy_node()
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if context.ok():
             rclpy.shutdown(context=context)
-    return RunResult(reason, results, time.monotonic() - start)
+    return RunResult(reason, list(finishing), results, time.monotonic() - start)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,30 @@ def test_unknown_layout_and_config_are_clear_errors():
     result = _am("run", "demo", "--set", "sim_cell.layout=garage", "--timeout", "60")
     assert result.returncode == 2
     assert "unknown scene layout 'garage'" in result.stderr and "default" in result.stderr
+    result = _am("run", "demo", "--set", "sim_cell.image_width=abc", "--set", "sim_cell.control_rate_hz=10")
+    assert result.returncode == 2
+    assert "node sim_cell" in result.stderr and "parameter image_width must be of type int" in result.stderr
     result = _am("run", "nosuch")
     assert result.returncode == 2
     assert "unknown configuration 'nosuch'" in result.stderr
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_sim_runs_until_signalled_and_stops_cleanly(sig):
+    proc = subprocess.Popen([*AM, "run", "sim"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=os.environ.copy())
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "sim cell ready" in line:
+                break
+        assert proc.poll() is None, "".join(lines)
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, "".join(lines) + out
+    assert "[am] interrupted" in out
+    assert "Traceback" not in out and "exception" not in out.lower()

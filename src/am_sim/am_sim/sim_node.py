@@ -157,15 +157,11 @@ class SimCellNode(Node):
         self._publish()
 
     def _publish(self) -> None:
+        frame = self.cell.render_async()  # renders on the cell's GL thread while we publish the rest
         stamp = Time(nanoseconds=self._sim_time_ns).to_msg()
         clock = Clock()
         clock.clock = stamp
         self.clock_pub.publish(clock)
-
-        image = Image(**rgb_to_image_fields(self.cell.render()))
-        image.header.stamp, image.header.frame_id = stamp, self.camera_frame_id
-        self.image_pub.publish(image)
-        self.info_pub.publish(self._camera_info(stamp))
 
         pos = self.cell.ee_pose()[0]
         quat = self.cell.ee_quat()
@@ -183,6 +179,11 @@ class SimCellNode(Node):
 
         if self._publish_privileged:
             self.state_pub.publish(String(data=self.cell.scene_state().to_json()))
+
+        image = Image(**rgb_to_image_fields(frame.result()))
+        image.header.stamp, image.header.frame_id = stamp, self.camera_frame_id
+        self.image_pub.publish(image)
+        self.info_pub.publish(self._camera_info(stamp))
 
     def _camera_info(self, stamp) -> CameraInfo:
         fx, fy, cx, cy = self.cell.camera_intrinsics()

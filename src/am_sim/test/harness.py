@@ -10,7 +10,7 @@ import rclpy
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import Log
 from rclpy.context import Context
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
@@ -52,7 +52,7 @@ class SimHarness:
         self.probe.create_subscription(PoseStamped, "/arm/ee_pose", self._on_pose, 10)
         self.probe.create_subscription(Image, "/camera/image_raw", self._on_image, qos_profile_sensor_data)
         self.probe.create_subscription(Log, "/rosout", self._on_log, ROSOUT)
-        self.executor = MultiThreadedExecutor(num_threads=2, context=context)
+        self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.sim)
         self.executor.add_node(self.probe)
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)

@@ -9,7 +9,7 @@ moves toward the target at bounded speed and the arm's joint servos track its IK
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import mujoco
@@ -231,9 +231,17 @@ class Cell:
         Safe to call from any thread: a GL context is current in one thread only, so all GL work runs
         on the cell's own render thread (ROS executors call back from a pool of threads).
         """
+        return self.render_async().result()
+
+    def render_async(self) -> Future:
+        """Start rendering the current state on the render thread; the Future gives the image.
+
+        Lets a caller publish other messages while the frame renders. Do not step the cell before the
+        Future is done.
+        """
         if self._gl_thread is None:
             self._gl_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="am-cell-gl")
-        return self._gl_thread.submit(self._render_in_gl_thread).result()
+        return self._gl_thread.submit(self._render_in_gl_thread)
 
     def _render_in_gl_thread(self) -> np.ndarray:
         if self._renderer is None:
