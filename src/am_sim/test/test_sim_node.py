@@ -29,7 +29,7 @@ def test_commanded_pose_is_reached_by_measured_ee_pose(make_sim):
 
 
 def test_realtime_mode_steps_on_its_own_clock(make_sim):
-    sim = make_sim(mode="realtime", image_width=64, image_height=64, control_rate_hz=20.0)
+    sim = make_sim(mode="realtime", image_width=64, image_height=64, control_rate_hz=25.0)
     start = sim.state.step
     sim.wait_for(lambda: sim.state.step >= start + 5, timeout=5.0, what="five real-time steps")
     sim.publish([0.45, 0.1, 0.15], 0.0, 0.0)
