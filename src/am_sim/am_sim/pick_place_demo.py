@@ -17,19 +17,17 @@ import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from rclpy.task import Future
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float64, String
 
-from actionable_models.geometry import quat_from_yaw
 from actionable_models.imaging import image_to_rgb
 from actionable_models.sim.scripted import PickPlaceScript
 from actionable_models.sim.state import SceneState
 from actionable_models.sim.tasks import is_grasped_and_lifted, is_in_container
+from am_sim.messages import LATCHED, pose_command
 
-LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
-                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class PickPlaceDemoNode(Node):
@@ -62,6 +60,10 @@ class PickPlaceDemoNode(Node):
         self.gripper_pub = self.create_publisher(Float64, "/arm/gripper_cmd", 10)
         self.create_subscription(Image, "/camera/image_raw", self._on_image, qos_profile_sensor_data)
         self.create_subscription(String, "/sim/privileged_state", self._on_state, LATCHED)
+
+    @property
+    def _goal_text(self) -> str:
+        return "into the container" if self.finish == "container" else "grasped and lifted"
 
     def _on_image(self, msg: Image) -> None:
         self._latest_rgb = image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data)
@@ -116,30 +118,23 @@ class PickPlaceDemoNode(Node):
             self._record(obj, ok, self._steps, phases)
 
     def _record(self, obj: str, ok: bool, steps: int, detail: str) -> None:
-        goal = "into the container" if self.finish == "container" else "grasped and lifted"
         outcome = "success" if ok else "FAILED"
-        print(f"[demo] {obj}: {goal}: {outcome} after {steps} control steps ({detail})", flush=True)
+        print(f"[demo] {obj}: {self._goal_text}: {outcome} after {steps} control steps ({detail})", flush=True)
         self.results.append({"object": obj, "success": bool(ok), "steps": steps})
         self._index += 1
         self._script = None
 
     def _publish(self, pos: np.ndarray, yaw: float, gripper: float) -> None:
         self.gripper_pub.publish(Float64(data=float(gripper)))
-        msg = PoseStamped()
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.header.frame_id = self.frame_id
-        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in pos)
-        o = msg.pose.orientation
-        o.w, o.x, o.y, o.z = (float(v) for v in quat_from_yaw(yaw))
-        self.pose_pub.publish(msg)
+        self.pose_pub.publish(pose_command(pos, yaw, self.frame_id, self.get_clock().now().to_msg()))
 
     def _finish(self, state: SceneState) -> None:
         path = self._save("end.png")
         done = sum(r["success"] for r in self.results)
         summary = {"successes": done, "attempts": len(self.results), "results": self.results,
                    "end_image": str(path) if path else None}
-        print(f"[demo] {done}/{len(self.results)} objects {('into the container' if self.finish == 'container' else 'lifted')}; "
-              f"final camera view saved to {path}", flush=True)
+        print(f"[demo] {done}/{len(self.results)} objects {self._goal_text}; final camera view saved to {path}",
+              flush=True)
         if path is not None:
             (self.output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         self.finished.set_result(summary)

@@ -22,7 +22,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException
 from rclpy.time import Time
 from rclpy.node import Node
-from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64, String
@@ -33,11 +33,10 @@ from actionable_models.imaging import rgb_to_image_fields
 from actionable_models.sim.cell import Cell
 from actionable_models.sim.commands import check_gripper_command, check_pose_command
 from actionable_models.sim.config import CellConfig
+from am_sim.messages import LATCHED, pose_stamped
 from am_sim.params import declare_config, read_config
 
 MODES = ("realtime", "lockstep")
-LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
-                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class SimCellNode(Node):
@@ -163,14 +162,7 @@ class SimCellNode(Node):
         clock.clock = stamp
         self.clock_pub.publish(clock)
 
-        pos = self.cell.ee_pose()[0]
-        quat = self.cell.ee_quat()
-        pose = PoseStamped()
-        pose.header.stamp, pose.header.frame_id = stamp, self.frame_id
-        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (float(v) for v in pos)
-        o = pose.pose.orientation
-        o.w, o.x, o.y, o.z = (float(v) for v in quat)
-        self.pose_pub.publish(pose)
+        self.pose_pub.publish(pose_stamped(self.cell.ee_pose()[0], self.cell.ee_quat(), self.frame_id, stamp))
 
         names, qpos, qvel, effort = self.cell.joint_state()
         joints = JointState(name=names, position=qpos.tolist(), velocity=qvel.tolist(), effort=effort.tolist())

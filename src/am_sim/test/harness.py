@@ -18,13 +18,11 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
 
-from actionable_models.geometry import quat_from_yaw
 from actionable_models.imaging import image_to_rgb
 from actionable_models.sim.state import SceneState
+from am_sim.messages import LATCHED, pose_command
 from am_sim.sim_node import SimCellNode
 
-LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
-                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 ROSOUT = QoSProfile(depth=200, reliability=QoSReliabilityPolicy.RELIABLE,
                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
@@ -100,12 +98,7 @@ class SimHarness:
         """Publish a gripper command (if given) then a pose command."""
         if gripper is not None:
             self.gripper_pub.publish(Float64(data=float(gripper)))
-        msg = PoseStamped()
-        msg.header.frame_id = frame_id
-        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in pos)
-        o = msg.pose.orientation
-        o.w, o.x, o.y, o.z = (float(v) for v in quat_from_yaw(yaw))
-        self.pose_pub.publish(msg)
+        self.pose_pub.publish(pose_command(pos, yaw, frame_id))
 
     def step(self, pos, yaw: float, gripper: float, timeout: float = 10.0) -> SceneState:
         """Lock-step: command and wait for the state of the next control step."""
