@@ -60,6 +60,8 @@ class PickPlaceDemoNode(Node):
         self.gripper_pub = self.create_publisher(Float64, "/arm/gripper_cmd", 10)
         self.create_subscription(Image, "/camera/image_raw", self._on_image, qos_profile_sensor_data)
         self.create_subscription(String, "/sim/privileged_state", self._on_state, LATCHED)
+        self._waiting_state: SceneState | None = None
+        self.create_timer(0.1, self._act_when_connected)
 
     @property
     def _goal_text(self) -> str:
@@ -83,17 +85,25 @@ class PickPlaceDemoNode(Node):
         if state.step == self._last_step:
             return  # a repeat of the state we already answered
         self._last_step = state.step
-        if self._latest_rgb is None:
-            # No camera frame yet (a frame published before we subscribed is gone): in lock-step the cell
-            # only moves on a command, so hold still for one step to get a fresh frame.
-            self._publish(state.ee_pos, state.ee_yaw, state.gripper)
-            return
-        if not self._start_saved:
+        if not self._start_saved and self._latest_rgb is not None:
+            # In lock-step the frame published before we subscribed is gone, so the first saved view
+            # may be one step in; control never waits for frames, which keeps runs deterministic.
             self._start_saved = True
             path = self._save("start.png")
             objects = ", ".join(state.objects)
             print(f"[demo] scene seed={state.seed} layout={state.layout}: {objects}; container at "
                   f"({state.container[0]:.2f}, {state.container[1]:.2f}); camera view saved to {path}", flush=True)
+        self._waiting_state = state
+        self._act_when_connected()
+
+    def _act_when_connected(self) -> None:
+        # A command published before the sim has matched our publishers is lost, and in lock-step the
+        # cell would then wait forever: act only once both command topics are connected.
+        if self._waiting_state is None or self.finished.done():
+            return
+        if self.pose_pub.get_subscription_count() == 0 or self.gripper_pub.get_subscription_count() == 0:
+            return  # the retry timer calls again
+        state, self._waiting_state = self._waiting_state, None
         self._act(state)
 
     def _act(self, state: SceneState) -> None:

@@ -1,7 +1,7 @@
 """Builds the cell's MuJoCo model: table with a rim, UR5e + 2F-85, objects, an open container, a camera.
 
 The arm and gripper MJCF and meshes come from the ``ogbench`` package (UR5e: BSD-3-Clause, ROS-Industrial;
-2F-85: BSD-2-Clause, Robotiq; their LICENSE files ship beside them in ogbench/manipspace/descriptions).
+2F-85: BSD-2-Clause, ROS-Industrial; their LICENSE files ship beside them in ogbench/manipspace/descriptions).
 """
 
 from __future__ import annotations
