@@ -74,8 +74,10 @@ class SimCellNode(Node):
         self.joint_pub = self.create_publisher(JointState, "/joint_states", 10)
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
         self.state_pub = self.create_publisher(String, "/sim/privileged_state", LATCHED)
-        self.create_subscription(PoseStamped, "/arm/cartesian_cmd", self._on_pose_cmd, 10, callback_group=group)
+        # Gripper first: when both commands are waiting, the executor serves subscriptions in creation
+        # order, so a lock-step pose then steps at once instead of arming the gripper-wait timer.
         self.create_subscription(Float64, "/arm/gripper_cmd", self._on_gripper_cmd, 10, callback_group=group)
+        self.create_subscription(PoseStamped, "/arm/cartesian_cmd", self._on_pose_cmd, 10, callback_group=group)
         self.create_service(Trigger, "/sim/reset", self._on_reset, callback_group=group)
         if self.mode == "realtime":
             self.create_timer(self.config.control_period, self._step_and_publish, callback_group=group)

@@ -30,11 +30,11 @@ ROSOUT = QoSProfile(depth=200, reliability=QoSReliabilityPolicy.RELIABLE,
 class SimHarness:
     """Starts a SimCellNode and a probe node in ``context`` and spins them on a background thread."""
 
-    def __init__(self, context: Context, **sim_params) -> None:
+    def __init__(self, context: Context, watch_pose_and_logs: bool = True, **sim_params) -> None:
         self.context = context
         params = [Parameter(k, value=v) for k, v in sim_params.items()]
         self.sim = SimCellNode(context=context, parameter_overrides=params)
-        self.probe = Node("probe", context=context)
+        self.probe = Node("probe", context=context, start_parameter_services=False)
         self.pose_pub = self.probe.create_publisher(PoseStamped, "/arm/cartesian_cmd", 10)
         self.gripper_pub = self.probe.create_publisher(Float64, "/arm/gripper_cmd", 10)
         self.reset_client = self.probe.create_client(Trigger, "/sim/reset")
@@ -47,9 +47,10 @@ class SimHarness:
         self._images_at_reset = 0
         self._cond = threading.Condition()
         self.probe.create_subscription(String, "/sim/privileged_state", self._on_state, LATCHED)
-        self.probe.create_subscription(PoseStamped, "/arm/ee_pose", self._on_pose, 10)
         self.probe.create_subscription(Image, "/camera/image_raw", self._on_image, qos_profile_sensor_data)
-        self.probe.create_subscription(Log, "/rosout", self._on_log, ROSOUT)
+        if watch_pose_and_logs:
+            self.probe.create_subscription(PoseStamped, "/arm/ee_pose", self._on_pose, 10)
+            self.probe.create_subscription(Log, "/rosout", self._on_log, ROSOUT)
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.sim)
         self.executor.add_node(self.probe)

@@ -59,6 +59,10 @@ class Cell:
         self._gripper_dof_adr = m.jnt_dofadr[gripper_joint.id]
         self._pinch = m.site(scene.ARM_PREFIX + scene.GRIPPER_PREFIX + scene.PINCH_SITE).id
         self._object_body = {name: m.body(name).id for name in OBJECTS}
+        self._object_geom = {name: m.geom(name + "_geom").id for name in OBJECTS}
+        pad_geoms = {side: {g for g in range(m.ngeom) if m.body(m.geom_bodyid[g]).name.endswith(side + "_pad")
+                            and (m.geom_contype[g] or m.geom_conaffinity[g])} for side in ("left", "right")}
+        self._left_pad_geoms, self._right_pad_geoms = pad_geoms["left"], pad_geoms["right"]
         self._object_qpos_adr = {name: m.jnt_qposadr[m.joint(name + "_joint").id] for name in OBJECTS}
         self._container_mocap = m.body_mocapid[m.body(scene.CONTAINER_BODY).id]
         self._camera = m.camera(scene.CAMERA_NAME).id
@@ -202,20 +206,15 @@ class Cell:
         """Centre of the container's floor (3,)."""
         return self.data.mocap_pos[self._container_mocap].copy()
 
-    def finger_contacts(self, name: str) -> int:
-        """How many of the two finger pads touch object ``name`` (privileged)."""
-        geom = self.model.geom(name + "_geom").id
-        pads = set()
-        for i in range(self.data.ncon):
-            con = self.data.contact[i]
-            for mine, other in ((con.geom1, con.geom2), (con.geom2, con.geom1)):
-                if mine == geom:
-                    body_name = self.model.body(self.model.geom_bodyid[other]).name
-                    if body_name.endswith("left_pad"):
-                        pads.add("left")
-                    elif body_name.endswith("right_pad"):
-                        pads.add("right")
-        return len(pads)
+    def finger_contacts(self) -> dict[str, int]:
+        """For each object of the layout, how many of the two finger pads touch it (privileged)."""
+        pairs = self.data.contact.geom[: self.data.ncon]  # (ncon, 2) geom ids
+        counts = {}
+        for name in self.layout.objects:
+            geom = self._object_geom[name]
+            touching = set(pairs[pairs[:, 0] == geom, 1]) | set(pairs[pairs[:, 1] == geom, 0])
+            counts[name] = int(bool(touching & self._left_pad_geoms)) + int(bool(touching & self._right_pad_geoms))
+        return counts
 
     def scene_state(self) -> SceneState:
         """Privileged snapshot for task checks and scripted controllers."""
@@ -223,7 +222,7 @@ class Cell:
         objects = {name: np.concatenate([st.pos, st.quat]) for name, st in self.object_states().items()}
         return SceneState(objects=objects, ee_pos=pos, ee_yaw=yaw, gripper=self.gripper_closure(),
                           container=self.container_pos(), layout=self.layout.name, seed=self.seed, step=self.steps,
-                          finger_contacts={name: self.finger_contacts(name) for name in objects})
+                          finger_contacts=self.finger_contacts())
 
     def render(self) -> np.ndarray:
         """The shoulder camera's RGB image, (height, width, 3) uint8.

@@ -161,6 +161,10 @@ def build_spec(config: CellConfig) -> mujoco.MjSpec:
     spec.option.enableflags |= mujoco.mjtEnableBit.mjENBL_SLEEP
     spec.visual.quality.shadowsize = 0
     spec.visual.quality.offsamples = config.msaa_samples
+    # Coarser tessellation of primitives: invisible at 64-128 px, a quarter off the frame cost.
+    spec.visual.quality.numslices = 12
+    spec.visual.quality.numstacks = 8
+    spec.visual.quality.numquads = 1
     spec.visual.headlight.ambient = [0.35, 0.35, 0.35]
     spec.visual.headlight.diffuse = [0.45, 0.45, 0.45]
     spec.visual.headlight.specular = [0.0, 0.0, 0.0]
