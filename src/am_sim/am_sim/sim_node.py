@@ -172,7 +172,9 @@ class SimCellNode(Node):
         self.joint_pub.publish(joints)
 
         if self._publish_privileged:
-            self.state_pub.publish(String(data=self.cell.scene_state().to_json()))
+            state = self.cell.scene_state()
+            state.stamp_ns = self._sim_time_ns
+            self.state_pub.publish(String(data=state.to_json()))
 
         image = Image(**rgb_to_image_fields(frame.result()))
         image.header.stamp, image.header.frame_id = stamp, self.camera_frame_id

@@ -1,0 +1,44 @@
+"""The one place that spells topic names, message types and episode metadata keys.
+
+Recorder, dataset and learner import these names; nothing else writes them out.
+"""
+
+from __future__ import annotations
+
+IMAGE = "/camera/image_raw"
+CAMERA_INFO = "/camera/camera_info"
+EE_POSE = "/arm/ee_pose"
+JOINT_STATES = "/joint_states"
+POSE_CMD = "/arm/cartesian_cmd"
+GRIPPER_CMD = "/arm/gripper_cmd"
+EPISODE_EVENTS = "/am/episode"
+
+# What an episode bag holds: topic -> ROS 2 message type.
+RECORDED_TOPICS: dict[str, str] = {
+    IMAGE: "sensor_msgs/msg/Image",
+    CAMERA_INFO: "sensor_msgs/msg/CameraInfo",
+    EE_POSE: "geometry_msgs/msg/PoseStamped",
+    JOINT_STATES: "sensor_msgs/msg/JointState",
+    POSE_CMD: "geometry_msgs/msg/PoseStamped",
+    GRIPPER_CMD: "std_msgs/msg/Float64",
+}
+# Topics a usable episode cannot do without.
+REQUIRED_TOPICS = (IMAGE, EE_POSE, POSE_CMD)
+
+# Episode metadata, stored as strings in the bag's custom data (metadata.yaml, rosbag2 format 9).
+META_PREFIX = "am."
+META_TASK = "am.task"
+META_SEED = "am.seed"
+META_COLLECTOR = "am.collector"
+META_OUTCOME = "am.outcome"
+META_EPISODE = "am.episode"
+META_LAYOUT = "am.layout"
+META_STARTED = "am.started_unix_ns"
+
+EPISODE_DIR_PREFIX = "episode_"
+RECORDING_MARKER = ".recording"  # present while an episode is open; left behind by a crash
+
+
+def episode_dir_name(index: int) -> str:
+    """Directory name of episode ``index`` (episode_000042)."""
+    return f"{EPISODE_DIR_PREFIX}{index:06d}"
