@@ -20,6 +20,7 @@ setup(
         "console_scripts": [
             "sim_node = am_sim.sim_node:main",
             "pick_place_demo = am_sim.pick_place_demo:main",
+            "play_collector = am_sim.play_collector:main",
         ],
     },
 )

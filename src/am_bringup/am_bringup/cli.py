@@ -11,9 +11,9 @@ import yaml
 from am_bringup.configs import ConfigFileError, available_configs, find_config
 
 
-def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
-    """``["sim_cell.seed=3", ...]`` -> ``{"sim_cell": {"seed": 3}}`` (values parsed as YAML scalars)."""
-    overrides: dict[str, dict[str, Any]] = {}
+def parse_overrides(items: list[str], base: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """``["sim_cell.seed=3", ...]`` -> ``{"sim_cell": {"seed": 3}}`` (values parsed as YAML scalars), over ``base``."""
+    overrides: dict[str, dict[str, Any]] = {node: dict(params) for node, params in (base or {}).items()}
     for item in items:
         key, sep, value = item.partition("=")
         node, dot, param = key.partition(".")
@@ -31,10 +31,39 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"[am] starting {config} in one process (rclpy, real DDS)", flush=True)
     result = run(config, overrides, timeout=args.timeout)
     print(f"[am] {result.reason} after {result.seconds:.1f} s", flush=True)
+    for name, error in result.errors.items():
+        print(f"[am] error: {name} failed: {error}", file=sys.stderr)
+    if result.errors:
+        return 1
     if result.reason == "timeout" and result.waited_for:
         print(f"[am] error: {config.stem} did not finish within --timeout {args.timeout} s", file=sys.stderr)
         return 3
     return 130 if result.reason == "interrupted" else 0
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from am_bringup.embedded import run
+
+    config = find_config(args.config)
+    overrides = {"play_collector": {"episodes": args.episodes, "base_seed": args.seed, "layout": args.layout,
+                                    "episode_steps": args.steps},
+                 "recorder": {"output_dir": str(args.out)}}
+    overrides = parse_overrides(args.set, overrides)
+    print(f"[am] collecting {args.episodes} episodes (seeds {args.seed}..{args.seed + args.episodes - 1}, "
+          f"{args.steps} steps each) into {args.out}", flush=True)
+    result = run(config, overrides, timeout=args.timeout)
+    for name, error in result.errors.items():
+        print(f"[am] error: {name} failed: {error}", file=sys.stderr)
+    summary = result.results.get("play_collector")
+    if summary is None:
+        print(f"[am] collection {result.reason} after {result.seconds:.1f} s; episodes closed so far are complete",
+              file=sys.stderr)
+        return 1 if result.errors else 130 if result.reason == "interrupted" else 3
+    print(f"[am] collected {summary['episodes']} episodes, {summary['steps']} steps in {summary['seconds']} s "
+          f"into {args.out}")
+    for primitive, count in sorted(summary["primitives"].items()):
+        print(f"[am]   {primitive:<14} {count:4d} attempts, {summary['successes'].get(primitive, 0):4d} succeeded")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +76,17 @@ def main(argv: list[str] | None = None) -> int:
                        help="override one parameter of one node (repeatable)")
     run_p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
     run_p.set_defaults(func=_cmd_run)
+    col_p = sub.add_parser("collect", help="record N scripted play episodes from the sim cell as rosbag2 bags")
+    col_p.add_argument("--episodes", type=int, default=20, help="how many episodes (default 20)")
+    col_p.add_argument("--seed", type=int, default=1000, help="base seed: episode i uses seed+i (default 1000)")
+    col_p.add_argument("--out", default="data/play", help="folder for the episode bags (default data/play)")
+    col_p.add_argument("--steps", type=int, default=60, help="control steps per episode (default 60)")
+    col_p.add_argument("--layout", default="default", help="scene layout (default 'default')")
+    col_p.add_argument("--config", default="collect", help="configuration to start (default 'collect')")
+    col_p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                       help="override one parameter of one node (repeatable)")
+    col_p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
+    col_p.set_defaults(func=_cmd_collect)
     cfg_p = sub.add_parser("configs", help="list the configurations `am run` knows")
     cfg_p.set_defaults(func=lambda _args: print("\n".join(available_configs())) or 0)
     args = parser.parse_args(argv)

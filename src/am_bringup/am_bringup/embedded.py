@@ -33,6 +33,8 @@ from am_bringup.configs import ConfigFileError, read_node_params
 NODE_CLASSES = {
     "sim_cell": "am_sim.sim_node:SimCellNode",
     "pick_place_demo": "am_sim.pick_place_demo:PickPlaceDemoNode",
+    "play_collector": "am_sim.play_collector:PlayCollectorNode",
+    "recorder": "am_dataset_recorder.recorder_node:RecorderNode",
 }
 
 
@@ -43,6 +45,7 @@ class RunResult:
     reason: str  # "finished", "interrupted" or "timeout"
     waited_for: list[str] = field(default_factory=list)  # nodes with a ``finished`` future
     results: dict[str, Any] = field(default_factory=dict)  # node name -> its finished future's result
+    errors: dict[str, str] = field(default_factory=dict)  # node name -> why its finished future failed
     seconds: float = 0.0
 
 
@@ -109,6 +112,7 @@ def run(config: Path, overrides: dict[str, dict[str, Any]] | None = None, timeou
             reason = "interrupted"
         finally:
             results = {name: f.result() for name, f in finishing.items() if f.done() and f.exception() is None}
+            errors = {name: str(f.exception()) for name, f in finishing.items() if f.done() and f.exception()}
             executor.shutdown(timeout_sec=1.0)
             for node in nodes:
                 node.destroy_node()
@@ -117,4 +121,4 @@ def run(config: Path, overrides: dict[str, dict[str, Any]] | None = None, timeou
             signal.signal(sig, handler)
         if context.ok():
             rclpy.shutdown(context=context)
-    return RunResult(reason, list(finishing), results, time.monotonic() - start)
+    return RunResult(reason, list(finishing), results, errors, time.monotonic() - start)

@@ -1,0 +1,1 @@
+"""Episode recorder: camera, poses and commands into one rosbag2 bag per episode."""

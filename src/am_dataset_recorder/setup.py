@@ -1,0 +1,24 @@
+from setuptools import find_packages, setup
+
+package_name = "am_dataset_recorder"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="Actionable Models for ROS 2 developers",
+    maintainer_email="dev@actionable-models.invalid",
+    description="Records robot episodes into rosbag2 (MCAP) bags for Actionable Models.",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "recorder_node = am_dataset_recorder.recorder_node:main",
+        ],
+    },
+)
