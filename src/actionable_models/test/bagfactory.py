@@ -118,8 +118,8 @@ def write_episode(root: Path, index: int, *, frames: int = 5, height: int = 16, 
                   encoding: str = "rgb8", camera: bool = True, ee_pose: bool = True, joint_states: bool = True,
                   commands: bool = True, drop_commands: Iterable[int] = (), cmd_stamp_offset_ns: int | None = None,
                   commands_per_frame: int = 1, gap_after: int | None = None, gap_steps: int = 5,
-                  duplicate_frames: Iterable[int] = (), truncate: bool = False, drop_metadata: bool = False,
-                  leave_marker: bool = False, crash: bool = False) -> SyntheticEpisode:
+                  duplicate_frames: Iterable[int] = (), late_frames: Iterable[int] = (), truncate: bool = False,
+                  drop_metadata: bool = False, leave_marker: bool = False, crash: bool = False) -> SyntheticEpisode:
     """Write episode ``index`` under ``root`` and return its ground truth.
 
     ``image_fn(step)``, ``ee_fn(step) -> (pos, yaw)``, ``cmd_fn(step) -> (pos, yaw, gripper)`` override the
@@ -128,13 +128,15 @@ def write_episode(root: Path, index: int, *, frames: int = 5, height: int = 16, 
     ``drop_commands`` (steps left unanswered), ``cmd_stamp_offset_ns`` (commands stamped t + offset, like a
     teleop that does not echo the frame stamp), ``commands_per_frame`` (extra pose commands per step),
     ``gap_after``/``gap_steps`` (the camera skips ``gap_steps`` control steps after that frame),
-    ``duplicate_frames`` (those frames published twice with the same stamp), ``truncate`` (cut the .mcap
-    in half), ``drop_metadata`` (delete metadata.yaml), ``leave_marker`` (the recording marker stays),
-    ``crash`` (all three: what a killed recorder leaves).
+    ``duplicate_frames`` (those frames published twice with the same stamp), ``late_frames`` (those camera
+    frames received 1.5 periods late, after the next one), ``truncate`` (cut the .mcap in half),
+    ``drop_metadata`` (delete metadata.yaml), ``leave_marker`` (the recording marker stays), ``crash`` (all
+    three: what a killed recorder leaves).
     """
     rng = np.random.default_rng(index if seed is None else seed)
     drop = set(drop_commands)
     dups = set(duplicate_frames)
+    late = set(late_frames)
     meta = {keys.META_TASK: task, keys.META_SEED: str(index if seed is None else seed),
             keys.META_COLLECTOR: "bagfactory", keys.META_LAYOUT: "default", **(metadata or {})}
     writer = EpisodeWriter(Path(root), index, meta)
@@ -154,7 +156,8 @@ def write_episode(root: Path, index: int, *, frames: int = 5, height: int = 16, 
         if joint_states:
             writer.write(keys.JOINT_STATES, log + 10_000, _joint_state(stamp, closure))
         if camera:
-            writer.write(keys.IMAGE, log + 20_000, image_cdr(stamp, rgb, encoding))
+            delay = 3 * period_ns // 2 if i in late else 0  # arrives after the next frame
+            writer.write(keys.IMAGE, log + 20_000 + delay, image_cdr(stamp, rgb, encoding))
             writer.write(keys.CAMERA_INFO, log + 30_000, _camera_info(stamp, *rgb.shape[:2]))
             if i in dups:
                 writer.write(keys.IMAGE, log + 40_000, image_cdr(stamp, rgb, encoding))
@@ -192,7 +195,8 @@ def write_episode(root: Path, index: int, *, frames: int = 5, height: int = 16, 
         (path / keys.RECORDING_MARKER).write_text("recording; removed when the episode is closed\n")
     return SyntheticEpisode(path=path, stamps=np.array(stamps, dtype=np.int64),
                             images=np.stack(images) if images else np.zeros((0, height, width, 3), np.uint8),
-                            ee=np.array(ees, dtype=float).reshape(-1, 4), cmd=np.array(cmds, dtype=float).reshape(-1, 4),
+                            ee=np.array(ees, dtype=float).reshape(-1, 4),
+                            cmd=np.array(cmds, dtype=float).reshape(-1, 4),
                             gripper_cmd=np.array(grips, dtype=float), closure=np.array(closures, dtype=float),
                             metadata=full_meta)
 

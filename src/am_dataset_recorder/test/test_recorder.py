@@ -300,7 +300,7 @@ def tiny_disk(tmp_path):
     if result.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {result.stderr.decode().strip()}")
     yield mount
-    subprocess.run(["umount", str(mount)], check=False)
+    subprocess.run(["umount", "-l", str(mount)], check=False)  # lazy: never leave a mount behind
 
 
 def test_full_disk_gives_a_clear_error_and_keeps_earlier_episodes(context, tiny_disk):

@@ -16,6 +16,7 @@ import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.executors import ExternalShutdownException
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.task import Future
@@ -61,7 +62,8 @@ class PickPlaceDemoNode(Node):
         self.create_subscription(Image, "/camera/image_raw", self._on_image, qos_profile_sensor_data)
         self.create_subscription(String, "/sim/privileged_state", self._on_state, LATCHED)
         self._waiting_state: SceneState | None = None
-        self.create_timer(0.1, self._act_when_connected)
+        # Wall-clock timer: under use_sim_time a lock-step /clock only moves when we command.
+        self.create_timer(0.1, self._act_when_connected, clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     @property
     def _goal_text(self) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.executors import ExternalShutdownException
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
@@ -73,7 +74,8 @@ class PlayCollectorNode(Node):
         self.create_subscription(String, "/am/recorder/status", self._on_recorder_status, LATCHED)
         self.reset_client = self.create_client(Trigger, "/sim/reset")
         self.param_client = AsyncParameterClient(self, p["sim_node"])
-        self.create_timer(0.05, self._tick)
+        # Wall-clock timer: under use_sim_time a lock-step /clock only moves when we command.
+        self.create_timer(0.05, self._tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
 
         self.episode = -1
         self.stage = "connecting"
@@ -129,6 +131,8 @@ class PlayCollectorNode(Node):
             self._next_episode()
 
     def _next_episode(self) -> None:
+        if self.episode < 0:
+            self._t0 = time.monotonic()  # rates count from the first episode, not from start-up
         self.episode += 1
         if self.episode >= self.params["episodes"]:
             self._finish()

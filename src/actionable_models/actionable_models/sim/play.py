@@ -15,8 +15,8 @@ states give the same commands.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
-from typing import Callable
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from actionable_models.sim import scene
 from actionable_models.sim.cell import CONTAINER_CLEARANCE, MIN_OBJECT_GAP, OBJECT_AREA
 from actionable_models.sim.config import CellConfig
 from actionable_models.sim.layouts import get_object
-from actionable_models.sim.scripted import CARRY_Z, DROP_Z, HOVER_Z, MIN_GRASP_Z, REACH_TOL, Command, PickPlaceScript
+from actionable_models.sim.scripted import CARRY_Z, DROP_Z, HOVER_Z, REACH_TOL, Command, PickPlaceScript
 from actionable_models.sim.state import SceneState
 from actionable_models.sim.tasks import is_at_position, is_grasped_and_lifted, is_in_container
 
@@ -39,7 +39,11 @@ OFFSET_GRASP_M = (0.02, 0.035)  # botched grasp point this far past the object's
 EARLY_CLOSE_ABOVE_M = (0.015, 0.04)  # botched: the fingers close this far above the object's top
 ABORT_AFTER_STEPS = (1, 2)  # botched: descent steps before the attempt is given up
 PUSH_APPROACH_M = 0.09  # a push starts this far before the object's centre: longest half length (46 mm) + fingers
+PUSH_Z = 0.022  # pinch height of a push: closed fingertips touch the table at 17.5 mm, object centres are >= 18 mm
+PUSH_CLEAR_Z = 0.09  # pinch height to and from a push, over the objects (<= 56 mm) and the container (55 mm)
+PUSH_TOL = 0.02  # m: a push waypoint counts as reached (looser than REACH_TOL: it only shapes the stroke)
 REACH_Z = (0.07, 0.30)  # height range of random reach targets: over the objects (<= 45 mm) and container (55 mm)
+RANDOM_YAW_STEP_RAD = 0.3  # largest yaw change of one random-motion step: what the cell turns in a 10 Hz step
 RELEASE_STEPS = 4  # steps the gripper is held open in place (the 2F-85 opens in about 0.3 s)
 PLACE_CLEARANCE_M = 0.01  # a carried object is let go this far above its resting height, as scripted.py does
 
@@ -101,7 +105,8 @@ class PlayConfig:
         self.primitive_weights = {name: float(value) for name, value in weights.items()}
         lo, hi = self._pair("random_motion_steps")
         if lo != int(lo) or hi != int(hi) or not 1 <= lo <= hi:
-            raise ConfigError(f"random_motion_steps must be integers 1 <= low <= high, got {self.random_motion_steps!r}")
+            raise ConfigError(
+                f"random_motion_steps must be integers 1 <= low <= high, got {self.random_motion_steps!r}")
         self.random_motion_steps = (int(lo), int(hi))
         lo, hi = self._pair("push_through_m")
         if not 0.0 <= lo <= hi <= 0.2:
@@ -146,6 +151,7 @@ class _Waypoint:
     min_steps: int = 0  # hold at least this long
     max_steps: int = 12  # give up waiting for the waypoint after this long
     needs_reach: bool = True
+    tol: float = REACH_TOL  # m: the waypoint counts as reached
 
 
 class _Waypoints:
@@ -159,7 +165,7 @@ class _Waypoints:
     def act(self, state: SceneState, ee_pos: np.ndarray) -> Command | None:
         while self._index < len(self._waypoints):
             wp = self._waypoints[self._index]
-            reached = np.linalg.norm(ee_pos - wp.pos) <= REACH_TOL
+            reached = np.linalg.norm(ee_pos - wp.pos) <= wp.tol
             if self._steps > 0 and self._steps >= wp.min_steps and (
                     reached or not wp.needs_reach or self._steps >= wp.max_steps):
                 self._index += 1
@@ -331,15 +337,15 @@ class PlayScript:
         weights = np.array([self.config.primitive_weights.get(k, 1.0) for k in kinds])
         kind = str(kinds[rng.choice(len(kinds), p=weights / weights.sum())])
         yaw_now = float(np.clip(state.ee_yaw, *self._yaw_limits))
-        held = self._held_object(state)
-        if kind in ("grasp_lift", "place", "container") and not (held and kind != "grasp_lift"):
+        held = self._held_object(state) if kind in ("place", "container") else None
+        if kind in ("grasp_lift", "place", "container") and held is None:  # pick first
             obj = str(names[rng.integers(len(names))])
             botch = str(BOTCHES[rng.integers(len(BOTCHES))]) if rng.random() < self.config.failure_prob else None
             finish = {"grasp_lift": "lift", "place": "place", "container": "container"}[kind]
             place_xy = self._free_place(state) if kind == "place" else None
             driver = _Pick(obj, finish, place_xy, botch, rng)
             return _Primitive(kind, obj, driver, self._check(kind, obj, place_xy), botch)
-        if kind in ("place", "container"):  # holding something: carry it there and let go
+        if held is not None:  # place or container while holding something: carry it there and let go
             place_xy = self._free_place(state) if kind == "place" else state.container[:2].copy()
             low_z = get_object(held).rest_height + PLACE_CLEARANCE_M if kind == "place" else DROP_Z
             low = np.array([*place_xy, low_z])
@@ -364,7 +370,7 @@ class PlayScript:
             waypoints = []
             for _ in range(int(rng.integers(lo, hi + 1))):
                 pos = np.clip(pos + rng.uniform(-step_m, step_m, 3), self._lo, self._hi)
-                yaw = float(np.clip(yaw + rng.uniform(-0.3, 0.3), *self._yaw_limits))
+                yaw = float(np.clip(yaw + rng.uniform(-RANDOM_YAW_STEP_RAD, RANDOM_YAW_STEP_RAD), *self._yaw_limits))
                 waypoints.append(_Waypoint(pos.copy(), yaw, self._last_gripper, min_steps=1, needs_reach=False))
             return _Primitive(kind, None, _Waypoints(waypoints))
         # release: open the fingers where the gripper is
@@ -412,13 +418,12 @@ class PlayScript:
         centre = state.object_pos(obj)[:2]
         start = np.clip(centre - PUSH_APPROACH_M * direction, self._lo[:2], self._hi[:2])
         end = np.clip(centre + rng.uniform(*self.config.push_through_m) * direction, self._lo[:2], self._hi[:2])
-        z = max(get_object(obj).rest_height - 0.005, MIN_GRASP_Z)
         yaw = float(np.clip(wrap_half_turn(angle - np.pi / 2), *self._yaw_limits))  # move along the fingers' faces
         return _Waypoints([
-            _Waypoint(np.array([*start, HOVER_Z]), yaw, 1.0, max_steps=15),
-            _Waypoint(np.array([*start, z]), yaw, 1.0, max_steps=8),
-            _Waypoint(np.array([*end, z]), yaw, 1.0, max_steps=8),
-            _Waypoint(np.array([*end, HOVER_Z]), yaw, 1.0, max_steps=8)])
+            _Waypoint(np.array([*start, PUSH_CLEAR_Z]), yaw, 1.0, max_steps=12, tol=PUSH_TOL),
+            _Waypoint(np.array([*start, PUSH_Z]), yaw, 1.0, max_steps=5),
+            _Waypoint(np.array([*end, PUSH_Z]), yaw, 1.0, max_steps=6, tol=PUSH_TOL),
+            _Waypoint(np.array([*end, PUSH_CLEAR_Z]), yaw, 1.0, max_steps=4, tol=PUSH_TOL)])
 
 
 __all__ = ["BOTCHES", "PRIMITIVES", "PlayConfig", "PlayScript"]
