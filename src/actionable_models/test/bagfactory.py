@@ -117,9 +117,11 @@ def write_episode(root: Path, index: int, *, frames: int = 5, height: int = 16, 
                   cmd_fn: Callable[[int], tuple[np.ndarray, float, float]] | None = None,
                   encoding: str = "rgb8", camera: bool = True, ee_pose: bool = True, joint_states: bool = True,
                   commands: bool = True, drop_commands: Iterable[int] = (), cmd_stamp_offset_ns: int | None = None,
-                  commands_per_frame: int = 1, gap_after: int | None = None, gap_steps: int = 5,
+                  commands_per_frame: int = 1, gripper_after_pose: bool = False, gap_after: int | None = None,
+                  gap_steps: int = 5,
                   duplicate_frames: Iterable[int] = (), late_frames: Iterable[int] = (), truncate: bool = False,
-                  drop_metadata: bool = False, leave_marker: bool = False, crash: bool = False) -> SyntheticEpisode:
+                  corrupt: bool = False, drop_metadata: bool = False, leave_marker: bool = False,
+                  crash: bool = False) -> SyntheticEpisode:
     """Write episode ``index`` under ``root`` and return its ground truth.
 
     ``image_fn(step)``, ``ee_fn(step) -> (pos, yaw)``, ``cmd_fn(step) -> (pos, yaw, gripper)`` override the
@@ -127,9 +129,11 @@ def write_episode(root: Path, index: int, *, frames: int = 5, height: int = 16, 
     ``ee_pose=False``, ``joint_states=False``, ``commands=False`` (no pose or gripper commands),
     ``drop_commands`` (steps left unanswered), ``cmd_stamp_offset_ns`` (commands stamped t + offset, like a
     teleop that does not echo the frame stamp), ``commands_per_frame`` (extra pose commands per step),
+    ``gripper_after_pose`` (the recorder logs the gripper command just after the pose command),
     ``gap_after``/``gap_steps`` (the camera skips ``gap_steps`` control steps after that frame),
     ``duplicate_frames`` (those frames published twice with the same stamp), ``late_frames`` (those camera
     frames received 1.5 periods late, after the next one), ``truncate`` (cut the .mcap in half),
+    ``corrupt`` (zero the second quarter of the .mcap: the footer stays, records in the middle are lost),
     ``drop_metadata`` (delete metadata.yaml), ``leave_marker`` (the recording marker stays), ``crash`` (all
     three: what a killed recorder leaves).
     """
@@ -169,7 +173,8 @@ def write_episode(root: Path, index: int, *, frames: int = 5, height: int = 16, 
         if commands and i not in drop:
             cmd_stamp = stamp if cmd_stamp_offset_ns is None else stamp + cmd_stamp_offset_ns
             answer = log + 5_000_000  # the controller answers 5 ms after the frame arrived
-            writer.write(keys.GRIPPER_CMD, answer, _float64(grip))
+            grip_log = answer + 1_000 * commands_per_frame + 500 if gripper_after_pose else answer
+            writer.write(keys.GRIPPER_CMD, grip_log, _float64(grip))
             for k in range(commands_per_frame):
                 extra = np.array([0.0, 0.0, 0.001 * (commands_per_frame - 1 - k)])  # the last one is the target
                 writer.write(keys.POSE_CMD, answer + 1_000 + k * 1_000,
@@ -189,6 +194,10 @@ def write_episode(root: Path, index: int, *, frames: int = 5, height: int = 16, 
     if truncate or crash:
         with mcap.open("r+b") as f:
             f.truncate(mcap.stat().st_size // 2)
+    if corrupt:
+        data = bytearray(mcap.read_bytes())
+        data[len(data) // 4:len(data) // 2] = bytes(len(data) // 2 - len(data) // 4)
+        mcap.write_bytes(bytes(data))
     if drop_metadata or crash:
         (path / "metadata.yaml").unlink()
     if leave_marker or crash:

@@ -133,6 +133,13 @@ def test_unanswered_frames_hold_the_previous_command(tmp_path, cfg):
     np.testing.assert_allclose(ds.actions[0, :4], 0.0, atol=1e-6)
 
 
+def test_the_gripper_command_pairs_with_its_pose_command_in_either_log_order(tmp_path, cfg):
+    ep = write_episode(tmp_path / "bags", 0, frames=6, gripper_after_pose=True)
+    ds = load_dataset(tmp_path / "bags", cfg(image_size=8))
+    assert ep.gripper_cmd.tolist() == [0, 0, 0, 1, 1, 1]
+    np.testing.assert_allclose(ds.actions[:, 4], 2 * ep.gripper_cmd - 1)
+
+
 def test_the_last_of_several_commands_for_a_frame_wins(tmp_path, cfg):
     ep = write_episode(tmp_path / "bags", 0, frames=4, commands_per_frame=3)
     ds = load_dataset(tmp_path / "bags", cfg(image_size=8))
@@ -203,6 +210,7 @@ BAD = {
     "no_camera": ({"camera": False}, "no camera messages"),
     "depth_encoding": ({"encoding": "16UC1"}, "unsupported image encoding '16UC1'"),
     "truncated": ({"truncate": True}, "truncated or corrupt"),
+    "corrupt": ({"corrupt": True}, "corrupt .mcap"),
     "no_metadata": ({"drop_metadata": True}, "no metadata.yaml"),
     "marker": ({"leave_marker": True}, "recording marker"),
     "crash": ({"crash": True}, "recording marker"),
@@ -291,6 +299,7 @@ CHECKS = {
     "marker": ({"leave_marker": True}, "error", "recording marker"),
     "no_metadata": ({"drop_metadata": True}, "error", "no metadata.yaml"),
     "truncated": ({"truncate": True}, "error", "unreadable bag"),
+    "corrupt": ({"corrupt": True}, "error", "corrupt .mcap"),
     "no_camera": ({"camera": False}, "error", f"missing required topic {keys.IMAGE}"),
     "no_commands": ({"commands": False}, "error", f"missing required topic {keys.POSE_CMD}"),
     "no_joint_states": ({"joint_states": False}, "warning", f"no messages on {keys.JOINT_STATES}"),

@@ -130,6 +130,23 @@ def test_primitive_name_and_no_objects():
     assert sum(entry["steps"] for entry in script.log) == 5
 
 
+def test_commands_respect_a_smaller_workspace_of_the_cell():
+    cell_config = CellConfig(workspace_min=(0.35, -0.1, 0.05), workspace_max=(0.5, 0.1, 0.2), yaw_limits=(-0.5, 0.5))
+    state = SceneState(objects={"red_cube": np.array([0.45, 0.05, 0.02, 1.0, 0.0, 0.0, 0.0])},
+                       ee_pos=np.array([0.42, 0.0, 0.15]), ee_yaw=0.0, gripper=0.0,
+                       container=np.array([0.56, 0.2, 0.0]))
+    commands = []
+    for seed in range(5):
+        script = PlayScript(np.random.default_rng(seed), PlayConfig(episode_steps=30, position_noise_m=0.1),
+                            cell=cell_config)
+        while (command := script.act(state)) is not None:
+            commands.append(command)
+    positions = np.array([c.pos for c in commands])
+    assert len(commands) == 150
+    assert np.all(positions >= cell_config.workspace_min) and np.all(positions <= cell_config.workspace_max)
+    assert all(-0.5 <= c.yaw <= 0.5 for c in commands)
+
+
 @pytest.mark.parametrize("field,value", [
     ("episode_steps", 0), ("episode_steps", 2.5), ("position_noise_m", -0.01), ("yaw_noise_rad", math.nan),
     ("gripper_flip_prob", 1.5), ("failure_prob", -0.1), ("primitive_weights", {"dance": 1.0}),

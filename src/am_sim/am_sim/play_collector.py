@@ -189,6 +189,8 @@ class PlayCollectorNode(Node):
     def _end_episode(self, state: SceneState) -> None:
         log = self.script.log
         for entry in log:
+            if entry.get("interrupted"):
+                continue  # cut short by the end of the episode: neither an attempt nor a failure
             self.summary["primitives"][entry["primitive"]] += 1
             self.summary["successes"][entry["primitive"]] += entry.get("outcome") == "success"
         self.summary["episodes"].append({"seed": state.seed, "steps": state.step, "primitives": len(log)})

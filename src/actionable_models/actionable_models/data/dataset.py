@@ -15,7 +15,9 @@ The pose command answering frame i is the one whose header stamp equals the fram
 received if several); else the last command received (bag log time) at or after frame i and before frame
 i+1, among commands that answer no recorded frame by stamp; else the previous step's command is held.
 Steps before the first command hold the measured pose (a zero translation and yaw action, gripper open).
-The gripper value of a pose command is the last /arm/gripper_cmd received at or before it (0.0 = open).
+The gripper value of a pose command is the last /arm/gripper_cmd received before the next pose command
+or the next camera frame, whichever comes first (0.0 = open before any): a controller publishes the
+gripper command with the pose command, but the recorder's two subscriptions may log them in either order.
 
 The arrays are written episode by episode into ``numpy.lib.format.open_memmap`` files in a temporary
 directory that is renamed into ``<cache root>/<key>/`` when complete, and loaded back memory-mapped.
@@ -28,9 +30,10 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 import yaml
@@ -220,13 +223,16 @@ def dataset_key(folder: Path | str, episodes: list[Path], config: DatasetConfig)
         if not (episode / _METADATA).is_file():
             put(b"no metadata")
             continue
-        for path in sorted(p for p in episode.iterdir() if p.is_file()):
-            size = path.stat().st_size
-            put(f"{path.name}\0{size}".encode())
-            with path.open("rb") as f:
-                if path.name != _METADATA:
-                    f.seek(max(0, size - _TAIL_BYTES))
-                put(f.read())
+        try:
+            for path in sorted(p for p in episode.iterdir() if p.is_file()):
+                size = path.stat().st_size
+                put(f"{path.name}\0{size}".encode())
+                with path.open("rb") as f:
+                    if path.name != _METADATA:
+                        f.seek(max(0, size - _TAIL_BYTES))
+                    put(f.read())
+        except OSError as exc:  # the build reports it for this episode
+            put(f"unreadable: {exc}".encode())
     return h.hexdigest()[:32]
 
 
@@ -242,20 +248,26 @@ def default_cache_root() -> Path:
 
 @dataclass
 class BagHeader:
-    """What an episode's metadata says, before any message is read."""
+    """What an episode's metadata.yaml says, before any message is read."""
 
     path: Path
-    counts: dict[str, int]  # topic -> message count (metadata.yaml)
+    counts: dict[str, int]  # topic -> message count
     custom: dict[str, str]  # custom data (episode metadata)
     duration_ns: int  # log-time span
-    size_bytes: int
+    size_bytes: int  # all files of the bag
+    files: list[Path]  # storage files
+    direct: bool  # one uncompressed .mcap: read it without the directory reader
+
+
+_MCAP_MAGIC = b"\x89MCAP0\r\n"
 
 
 def read_header(path: Path) -> BagHeader:
-    """Check that ``path`` is a finished, openable episode bag and read its counts and custom metadata.
+    """Check that ``path`` is a finished episode bag and read its counts and custom metadata.
 
-    Raises DatasetError for a recording marker, a missing metadata.yaml, an unreadable or truncated
-    .mcap and a recorded topic with the wrong message type.
+    Raises DatasetError for a recording marker, a missing or unreadable metadata.yaml, a missing or
+    truncated .mcap (no footer) and a recorded topic with the wrong message type. Reads metadata.yaml
+    and the last bytes of each storage file only.
     """
     if (path / keys.RECORDING_MARKER).exists():
         raise DatasetError(path, f"incomplete episode: recording marker {keys.RECORDING_MARKER} present (the recorder "
@@ -266,23 +278,35 @@ def read_header(path: Path) -> BagHeader:
     try:
         info = yaml.load((path / _METADATA).read_text(), Loader=_LOADER)["rosbag2_bagfile_information"]
         custom = {str(k): str(v) for k, v in (info.get("custom_data") or {}).items()}
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
-        raise DatasetError(path, f"unreadable {_METADATA}: {exc}") from exc
-    try:
-        with Reader(path) as reader:
-            counts: dict[str, int] = {}
-            for conn in reader.connections:
-                expected = keys.RECORDED_TOPICS.get(conn.topic)
-                if expected is not None and conn.msgtype != expected:
-                    raise DatasetError(path, f"topic {conn.topic} has type {conn.msgtype}, expected {expected}")
-                counts[conn.topic] = counts.get(conn.topic, 0) + conn.msgcount
-            duration = reader.duration
+        counts: dict[str, int] = {}
+        for entry in info["topics_with_message_count"]:
+            topic, msgtype = entry["topic_metadata"]["name"], entry["topic_metadata"]["type"]
+            expected = keys.RECORDED_TOPICS.get(topic)
+            if expected is not None and msgtype != expected:
+                raise DatasetError(path, f"topic {topic} has type {msgtype}, expected {expected}")
+            counts[topic] = counts.get(topic, 0) + int(entry["message_count"])
+        files = [path / PurePath(name).name for name in info["relative_file_paths"]]
+        duration = int(info["duration"]["nanoseconds"])
+        plain = str(info.get("compression_mode") or "none").lower() == "none"
+        direct = info["storage_identifier"] == "mcap" and plain and len(files) == 1
     except DatasetError:
         raise
-    except Exception as exc:  # rosbags raises ReaderError, but corrupt bytes surface as struct/Index/Value errors
-        raise DatasetError(path, f"unreadable bag (truncated or corrupt .mcap?): {type(exc).__name__}: {exc}") from exc
-    size = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
-    return BagHeader(path, counts, custom, duration, size)
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise DatasetError(path, f"unreadable {_METADATA}: {type(exc).__name__}: {exc}") from exc
+    try:
+        for file in files:
+            if not file.is_file():
+                raise DatasetError(path, f"unreadable bag: {file.name}, listed in {_METADATA}, is missing")
+            if file.suffix == ".mcap" and plain:
+                with file.open("rb") as f:
+                    f.seek(max(0, file.stat().st_size - len(_MCAP_MAGIC)))
+                    if f.read() != _MCAP_MAGIC:
+                        raise DatasetError(path, f"unreadable bag: {file.name} is truncated or corrupt (no MCAP "
+                                                 "footer: cut short, or never closed)")
+        size = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+    except OSError as exc:
+        raise DatasetError(path, f"unreadable bag: {exc}") from exc
+    return BagHeader(path, counts, custom, duration, size, files, direct)
 
 
 def require_topics(header: BagHeader) -> None:
@@ -324,10 +348,12 @@ class EpisodeStreams:
     grip: list[float] = field(default_factory=list)
 
 
+_READ_TOPICS = (keys.IMAGE, keys.EE_POSE, keys.JOINT_STATES, keys.POSE_CMD, keys.GRIPPER_CMD)
+
+
 def _messages(reader: Reader, path: Path) -> Iterator[tuple[str, int, object]]:
     """(topic, log time, deserialized message) of the dataset's topics, in log-time order."""
-    wanted = {keys.IMAGE, keys.EE_POSE, keys.JOINT_STATES, keys.POSE_CMD, keys.GRIPPER_CMD}
-    conns = [c for c in reader.connections if c.topic in wanted]
+    conns = [c for c in reader.connections if c.topic in _READ_TOPICS]
     if not conns:
         return
     stream = reader.messages(connections=conns)
@@ -345,17 +371,21 @@ def _messages(reader: Reader, path: Path) -> Iterator[tuple[str, int, object]]:
         yield conn.topic, log, msg
 
 
-def read_streams(path: Path, on_frame: Callable[[int, object], None] | None = None) -> EpisodeStreams:
+def read_streams(header: BagHeader, on_frame: Callable[[int, object], None] | None = None) -> EpisodeStreams:
     """Read a bag's camera stamps, poses, joint states and commands.
 
     ``on_frame(index, image_msg)`` is called for each new (non-duplicate) camera frame in receive order;
-    it may raise DatasetError. Corrupt data raises DatasetError naming ``path``.
+    it may raise DatasetError. Corrupt data raises DatasetError naming the bag.
     """
+    path = header.path
     s = EpisodeStreams()
     seen: set[int] = set()
+    read = dict.fromkeys(_READ_TOPICS, 0)
     try:
-        with Reader(path) as reader:
+        # rosbags' directory reader re-parses metadata.yaml with a slow pure-Python YAML parser (tens of ms)
+        with Reader(header.files[0] if header.direct else path) as reader:
             for topic, log, msg in _messages(reader, path):
+                read[topic] += 1
                 if topic == keys.IMAGE:
                     stamp = _stamp_ns(msg.header)
                     if stamp in seen:
@@ -386,6 +416,10 @@ def read_streams(path: Path, on_frame: Callable[[int, object], None] | None = No
         raise
     except Exception as exc:
         raise DatasetError(path, f"unreadable bag (truncated or corrupt .mcap?): {type(exc).__name__}: {exc}") from exc
+    for topic, count in read.items():  # MCAP chunks carry no checksum here: damaged records vanish silently
+        if count != header.counts.get(topic, 0):
+            raise DatasetError(path, f"corrupt .mcap: {count} readable {topic} messages, {_METADATA} counts "
+                                     f"{header.counts.get(topic, 0)}")
     return s
 
 
@@ -452,10 +486,15 @@ def align(s: EpisodeStreams) -> Alignment:
         k = np.searchsorted(other_log, next_log, side="left") - 1
         ok = (k >= 0) & (other_log[np.maximum(k, 0)] >= logs) & (cmd_index < 0)
         cmd_index[ok] = other[k[ok]]
-    # The gripper command in force at a pose command: the last received at or before it.
+    # The gripper command sent with a pose command: the last received before the next pose command or
+    # camera frame. The recorder logs the pair in whichever order its subscriptions run.
+    received = np.sort(np.asarray(s.frame_log, dtype=np.int64))
+    k = np.searchsorted(received, cmd_log, side="right")
+    next_frame = np.append(received, _INT64_MAX)[k]
+    bound = np.minimum(np.append(cmd_log[1:], _INT64_MAX), next_frame)
     grip_log = np.asarray(s.grip_log, dtype=np.int64)
     grip = np.append(np.asarray(s.grip, dtype=float), 0.0)  # index -1 -> 0.0 (open)
-    cmd_gripper = grip[np.searchsorted(grip_log, cmd_log, side="right") - 1] if len(cmd_log) else np.zeros(0)
+    cmd_gripper = grip[np.searchsorted(grip_log, bound, side="left") - 1]
     return Alignment(order, stamps, tol, ee_index, joint_index, cmd_index, cmd_gripper)
 
 
@@ -498,9 +537,10 @@ def _resize(rgb: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def _write_episode(path: Path, capacity: int, arrays: dict[str, np.ndarray], offset: int, index: int,
+def _write_episode(header: BagHeader, arrays: dict[str, np.ndarray], offset: int, index: int,
                    config: DatasetConfig) -> int:
     """Write one episode's steps at ``offset``; returns the number of steps."""
+    path, capacity = header.path, header.counts[keys.IMAGE]  # metadata.yaml's count reserved the rows
     images = arrays["images"]
 
     def on_frame(i: int, msg) -> None:
@@ -512,7 +552,7 @@ def _write_episode(path: Path, capacity: int, arrays: dict[str, np.ndarray], off
             raise DatasetError(path, f"camera frame stamped {_stamp_ns(msg.header)} ns: {exc}") from exc
         images[offset + i] = _resize(rgb, config.image_size)
 
-    streams = read_streams(path, on_frame)
+    streams = read_streams(header, on_frame)
     if not streams.frame_stamp:
         raise DatasetError(path, f"no camera messages on {keys.IMAGE}")
     a = align(streams)
@@ -570,7 +610,7 @@ def _build_into(out: Path, folder: Path, episodes: list[Path], key: str, config:
     records, offset = [], 0
     for done, header in enumerate(headers, 1):
         try:
-            n = _write_episode(header.path, header.counts[keys.IMAGE], arrays, offset, len(records), config)
+            n = _write_episode(header, arrays, offset, len(records), config)
             records.append({"name": _relative_name(folder, header.path), "num_steps": n, "offset": offset,
                             "metadata": header.custom})
             offset += n
@@ -611,16 +651,21 @@ def build_dataset(folder: Path | str, config: DatasetConfig | None = None,
         return out
     try:
         root.mkdir(parents=True, exist_ok=True)
+        for stale in root.glob(".build-*"):  # left by a build that was killed a day or more ago
+            if time.time() - stale.stat().st_mtime > 86400:
+                shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".build-{key[:12]}-", dir=root))
     except OSError as exc:
-        raise DatasetError(root, f"cannot create the dataset cache: {exc}") from exc
+        raise DatasetError(root, f"cannot create the dataset cache: {exc}; set DatasetConfig.cache_dir") from exc
     try:
         _build_into(tmp, folder, episodes, key, config, progress)
         try:
             os.rename(tmp, out)
-        except OSError:
-            if not (out / MANIFEST).is_file():  # not just another process finishing first
-                raise
+        except OSError as exc:
+            if not (out / MANIFEST).is_file():  # else another process finished the same build first
+                raise DatasetError(out, f"cannot move the built dataset into place: {exc}; delete {out}") from exc
+    except OSError as exc:  # disk full, permissions
+        raise DatasetError(root, f"cannot write the dataset cache: {exc}; free space or set cache_dir") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

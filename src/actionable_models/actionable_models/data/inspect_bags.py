@@ -69,7 +69,7 @@ def dataset_info(folder: Path | str) -> dict:
         size += sum(p.stat().st_size for p in path.iterdir() if p.is_file())
         try:
             header = read_header(path)
-            streams = read_streams(path)
+            streams = read_streams(header)
         except DatasetError as exc:
             is_open = (path / keys.RECORDING_MARKER).exists() or not (path / "metadata.yaml").is_file()
             (incomplete if is_open else unreadable).append({"path": str(path), "problem": exc.problem})
@@ -137,7 +137,7 @@ def _check_episode(path: Path) -> list[Problem]:
                 add("error", f"camera frames: {exc}")
 
     try:
-        s = read_streams(path, on_frame)
+        s = read_streams(header, on_frame)
     except DatasetError as exc:
         return [*problems, Problem(exc.path, "error", exc.problem)]
     if not s.frame_stamp:

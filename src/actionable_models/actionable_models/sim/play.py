@@ -31,7 +31,7 @@ from actionable_models.sim.state import SceneState
 from actionable_models.sim.tasks import is_at_position, is_grasped_and_lifted, is_in_container
 
 PRIMITIVES = ("grasp_lift", "place", "container", "push", "reach", "random_motion", "release")
-OBJECT_PRIMITIVES = ("grasp_lift", "place", "container", "push")  # need an object on the table
+OBJECT_PRIMITIVES = ("grasp_lift", "place", "container", "push")  # need an object inside the workspace box
 BOTCHES = ("offset", "early_close", "abort")
 
 # Magnitudes below are not fixed by the paper (its data came from RL policies); chosen in this cell.
@@ -247,7 +247,9 @@ class _Primitive:
 class PlayScript:
     """One episode of noisy play: call :meth:`act` once per control step with the latest privileged state.
 
-    Make a new script (with its own seeded generator) for every episode.
+    Make a new script (with its own seeded generator) for every episode. ``cell`` gives the workspace box
+    and yaw limits every command is clamped to (default: ``CellConfig()``'s); pass the cell's own config
+    when it is not the default.
     """
 
     def __init__(self, rng: np.random.Generator, config: PlayConfig | None = None, *,
@@ -332,7 +334,10 @@ class PlayScript:
 
     def _choose(self, state: SceneState) -> _Primitive:
         rng = self._rng
-        names = sorted(state.objects)  # a fixed order, whatever order the state's dict came in
+        # Objects pushed outside the workspace box cannot be reached (the pick script would time out).
+        # Sorted: a fixed order, whatever order the state's dict came in.
+        names = [n for n in sorted(state.objects)
+                 if np.all(state.object_pos(n)[:2] >= self._lo[:2]) and np.all(state.object_pos(n)[:2] <= self._hi[:2])]
         kinds = [k for k in self._kinds if names or k not in OBJECT_PRIMITIVES] or ["reach"]
         weights = np.array([self.config.primitive_weights.get(k, 1.0) for k in kinds])
         kind = str(kinds[rng.choice(len(kinds), p=weights / weights.sum())])
