@@ -46,7 +46,8 @@ class ActionSpec:
         action[TERMINATE] = 1.0 if terminate else -1.0
         return np.clip(action, -1.0, 1.0)
 
-    def to_command(self, action: np.ndarray, ee_pos: np.ndarray, ee_yaw: float) -> tuple[np.ndarray, float, float, bool]:
+    def to_command(self, action: np.ndarray, ee_pos: np.ndarray,
+                   ee_yaw: float) -> tuple[np.ndarray, float, float, bool]:
         """Absolute target (position, yaw), gripper closure 0..1 and terminate flag of a normalised action."""
         action = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
         pos = np.asarray(ee_pos, dtype=float) + action[TRANSLATION] * self.max_translation_m

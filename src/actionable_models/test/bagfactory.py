@@ -26,7 +26,6 @@ from actionable_models.geometry import quat_from_yaw
 TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
 _T = TYPESTORE.types
 WALL_START_NS = 1_700_000_000_000_000_000  # the recorder's wall clock at sim time 0
-GRIPPER_CLOSED_RAD = 0.8  # gripper_finger_joint travel of the 2F-85 (sim/cell.py)
 
 
 @dataclass
@@ -86,8 +85,8 @@ def _camera_info(stamp_ns: int, height: int, width: int) -> bytes:
 
 
 def _joint_state(stamp_ns: int, closure: float) -> bytes:
-    names = [f"joint_{i}" for i in range(6)] + ["gripper_finger_joint"]
-    pos = np.append(np.linspace(-1.0, 1.0, 6), closure * GRIPPER_CLOSED_RAD)
+    names = [f"joint_{i}" for i in range(6)] + [keys.GRIPPER_JOINT]
+    pos = np.append(np.linspace(-1.0, 1.0, 6), closure * keys.GRIPPER_CLOSED_RAD)
     msg = _T["sensor_msgs/msg/JointState"](header=_header(stamp_ns, ""), name=names, position=pos,
                                            velocity=np.zeros(7), effort=np.zeros(7))
     return bytes(TYPESTORE.serialize_cdr(msg, "sensor_msgs/msg/JointState"))

@@ -66,6 +66,44 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_bar(label: str):
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        print(f"\r[{label}] [{'#' * filled}{'-' * (width - filled)}] {done}/{total} episodes",
+              end="\n" if done >= total else "", file=sys.stderr, flush=True)
+    return show
+
+
+def _cmd_dataset(args: argparse.Namespace) -> int:
+    import time
+
+    from actionable_models.data.dataset import DatasetConfig, DatasetError, load_dataset
+    from actionable_models.data.inspect_bags import dataset_check, dataset_info, format_info, format_problems
+
+    try:
+        if args.action == "info":
+            print(format_info(dataset_info(args.folder)))
+            return 0
+        if args.action == "check":
+            problems = dataset_check(args.folder)
+            print(format_problems(problems))
+            return int(any(p.severity == "error" for p in problems))
+        config = DatasetConfig(image_size=args.image_size, skip_bad=args.skip_bad,
+                               cache_dir=args.cache_dir)
+        start = time.monotonic()
+        dataset = load_dataset(args.folder, config, progress=_progress_bar("dataset"))
+        seconds = time.monotonic() - start
+    except DatasetError as exc:
+        print(f"am: error: {exc}", file=sys.stderr)
+        return 1
+    for path, problem in dataset.skipped:
+        print(f"[am] skipped {path}: {problem}", file=sys.stderr)
+    print(f"[am] {len(dataset)} steps from {dataset.num_episodes} episodes at {dataset.image_size} px in "
+          f"{seconds:.2f} s ({len(dataset) / max(seconds, 1e-9):.0f} frames/s); cache: {dataset.cache_path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``am`` command."""
     parser = argparse.ArgumentParser(prog="am", description="Actionable Models for ROS 2")
@@ -87,6 +125,15 @@ def main(argv: list[str] | None = None) -> int:
                        help="override one parameter of one node (repeatable)")
     col_p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
     col_p.set_defaults(func=_cmd_collect)
+    ds_p = sub.add_parser("dataset", help="inspect a folder of episode bags or build its training arrays")
+    ds_p.add_argument("action", choices=("info", "check", "build"),
+                      help="info: episodes, steps, rates, gaps, sizes; check: list problems (exit 1 on errors); "
+                           "build: make (or load) the cached training arrays")
+    ds_p.add_argument("folder", help="folder of episode bags")
+    ds_p.add_argument("--image-size", type=int, default=64, help="training image side in pixels (build)")
+    ds_p.add_argument("--skip-bad", action="store_true", help="skip bad episodes instead of stopping (build)")
+    ds_p.add_argument("--cache-dir", default=None, help="cache root (default $XDG_CACHE_HOME/actionable_models)")
+    ds_p.set_defaults(func=_cmd_dataset)
     cfg_p = sub.add_parser("configs", help="list the configurations `am run` knows")
     cfg_p.set_defaults(func=lambda _args: print("\n".join(available_configs())) or 0)
     args = parser.parse_args(argv)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from am_bringup.cli import parse_overrides
@@ -123,6 +124,17 @@ def test_collect_records_seeded_episodes_deterministically(tmp_path):
         bags = sorted(out.iterdir())
         assert [b.name for b in bags] == ["episode_000000", "episode_000001"]
         runs.append([_bag_contents(b) for b in bags])
+    from actionable_models.data.dataset import DatasetConfig, load_dataset
+
+    datasets = [load_dataset(tmp_path / name, DatasetConfig(cache_dir=tmp_path / "cache")) for name in ("a", "b")]
+    assert len(datasets[0]) == 32 and datasets[0].num_episodes == 2
+    assert datasets[0].key != datasets[1].key  # recorded at other times: other bags, other caches ...
+    for field in ("images", "actions", "ee_pose", "episode", "step", "is_last"):
+        assert np.array_equal(getattr(datasets[0], field), getattr(datasets[1], field)), field  # ... same data
+    moving = np.abs(datasets[0].actions[:, :3]).max(axis=1) > 0.05
+    assert moving.mean() > 0.5  # the collector moves the arm on most steps
+    result = _am("dataset", "check", str(tmp_path / "a"))
+    assert result.returncode == 0 and "no problems found" in result.stdout, result.stdout + result.stderr
     for (images_a, commands_a), (images_b, commands_b) in zip(*runs):
         assert len(images_a) == 16 and len(commands_a) == 15  # the reset frame, then one frame per command
         assert images_a == images_b

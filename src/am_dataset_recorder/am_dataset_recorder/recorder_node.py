@@ -26,7 +26,7 @@ from pathlib import Path
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
@@ -37,6 +37,10 @@ from actionable_models.data.episode_writer import (EpisodeWriter, RecordingError
 LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
                      durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 RELIABLE_DEEP = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
+# Sensor-data QoS (best effort, matches camera drivers) with a deep queue: a burst of disk writes must
+# not push frames out of a 5-deep history.
+SENSOR_DEEP = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.BEST_EFFORT,
+                         durability=QoSDurabilityPolicy.VOLATILE)
 SENSOR_TOPICS = (keys.IMAGE, keys.CAMERA_INFO)
 
 
@@ -54,6 +58,14 @@ class RecorderNode(Node):
         self.declare_parameter("output_dir", "data/episodes")
         self.declare_parameter("task", "manual")
         self.declare_parameter("collector", "human")
+        # best_effort matches every camera (sensor-data QoS drivers too); reliable makes DDS resend lost
+        # frames but only matches a camera that publishes reliably.
+        self.declare_parameter("camera_reliability", "best_effort")
+        camera_reliability = self.get_parameter("camera_reliability").value
+        if camera_reliability not in ("best_effort", "reliable"):
+            raise ValueError(f"parameter camera_reliability must be 'best_effort' or 'reliable', "
+                             f"got {camera_reliability!r}")
+        camera_qos = SENSOR_DEEP if camera_reliability == "best_effort" else RELIABLE_DEEP
         self.output_dir = Path(self.get_parameter("output_dir").value)
         self.episode: EpisodeWriter | None = None
         self.closed: list[Path] = []
@@ -63,7 +75,7 @@ class RecorderNode(Node):
             self.get_logger().warning(f"{broken} was left open by an earlier recorder (crash or kill); "
                                       "it is kept as it is and marked incomplete")
         for topic, msgtype in keys.RECORDED_TOPICS.items():
-            qos = qos_profile_sensor_data if topic in SENSOR_TOPICS else RELIABLE_DEEP
+            qos = camera_qos if topic in SENSOR_TOPICS else RELIABLE_DEEP
             self.create_subscription(message_class(msgtype), topic, self._writer_for(topic), qos, raw=True)
         self.create_subscription(String, keys.EPISODE_EVENTS, self._on_event, RELIABLE_DEEP)
         self.status_pub = self.create_publisher(String, "/am/recorder/status", LATCHED)

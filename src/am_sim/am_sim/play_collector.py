@@ -194,8 +194,8 @@ class PlayCollectorNode(Node):
             self.summary["primitives"][entry["primitive"]] += 1
             self.summary["successes"][entry["primitive"]] += entry.get("outcome") == "success"
         self.summary["episodes"].append({"seed": state.seed, "steps": state.step, "primitives": len(log)})
-        self.event_pub.publish(String(data=json.dumps({"event": "stop", "outcome": "play",
-                                                       "extra": {"primitives": log}})))
+        extra = {keys.META_PRIMITIVES[len(keys.META_PREFIX):]: log}  # the recorder prefixes extra keys
+        self.event_pub.publish(String(data=json.dumps({"event": "stop", "outcome": "play", "extra": extra})))
         self._progress()
         self._enter("awaiting_close")
 

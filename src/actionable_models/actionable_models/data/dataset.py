@@ -48,8 +48,6 @@ from actionable_models.geometry import yaw_from_quat
 from actionable_models.imaging import ImageEncodingError, image_to_rgb
 
 BUILDER_VERSION = 1  # bump when the arrays a bag turns into change: old caches then stop matching
-GRIPPER_JOINT = "gripper_finger_joint"  # the joint the sim reports the gripper under (sim/cell.py)
-GRIPPER_CLOSED_RAD = 0.8  # its travel from open to closed (sim/cell.py GRIPPER_CLOSED_RAD)
 MANIFEST = "manifest.json"
 _TAIL_BYTES = 64 * 1024  # the end of an MCAP file: summary, statistics and footer
 _METADATA = "metadata.yaml"
@@ -402,9 +400,9 @@ def read_streams(header: BagHeader, on_frame: Callable[[int, object], None] | No
                 elif topic == keys.JOINT_STATES:
                     s.joint_stamp.append(_stamp_ns(msg.header))
                     names = list(msg.name)
-                    k = names.index(GRIPPER_JOINT) if GRIPPER_JOINT in names else -1
+                    k = names.index(keys.GRIPPER_JOINT) if keys.GRIPPER_JOINT in names else -1
                     ok = 0 <= k < len(msg.position)
-                    s.closure.append(float(np.clip(msg.position[k] / GRIPPER_CLOSED_RAD, 0, 1)) if ok else np.nan)
+                    s.closure.append(float(np.clip(msg.position[k] / keys.GRIPPER_CLOSED_RAD, 0, 1)) if ok else np.nan)
                 elif topic == keys.POSE_CMD:
                     s.cmd_stamp.append(_stamp_ns(msg.header))
                     s.cmd_log.append(log)

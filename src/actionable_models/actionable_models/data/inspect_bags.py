@@ -3,15 +3,11 @@
 ``dataset_info`` counts episodes, camera frames, topic rates, gaps, sizes and episode metadata;
 ``dataset_check`` lists every problem that would make ``load_dataset`` reject an episode (errors) or
 that quietly degrades the data (warnings), naming the bag. ``format_info`` and ``format_problems`` turn
-them into text for a command line:
-
-    python -m actionable_models.data.inspect_bags DATASET_FOLDER [--check]
+them into text for a command line (`am dataset info|check FOLDER`).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +26,7 @@ from actionable_models.imaging import ImageEncodingError, image_to_rgb
 
 GAP_FACTOR = 3.0  # a camera interval this many times the median one is a gap
 # Metadata keys unique to each episode: not worth a per-value count.
-_UNIQUE_META = (keys.META_SEED, keys.META_EPISODE, keys.META_STARTED)
+_UNIQUE_META = (keys.META_SEED, keys.META_EPISODE, keys.META_STARTED, keys.META_PRIMITIVES)
 _MB = 1e6
 
 
@@ -210,25 +206,3 @@ def format_problems(problems: list[Problem]) -> str:
     lines = [f"{p.severity.upper():<7} {p.path}: {p.message}" for p in problems]
     lines.append(f"{errors} error(s), {len(problems) - errors} warning(s)")
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Print the summary of a dataset folder (and its problems with --check); exit 1 on errors."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="folder of episode bags (or one bag)")
-    parser.add_argument("--check", action="store_true", help="also list problems; exit status 1 on errors")
-    args = parser.parse_args(argv)
-    try:
-        print(format_info(dataset_info(args.folder)))
-    except DatasetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if args.check:
-        problems = dataset_check(args.folder)
-        print(format_problems(problems))
-        return int(any(p.severity == "error" for p in problems))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

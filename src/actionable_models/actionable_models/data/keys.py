@@ -34,6 +34,11 @@ META_OUTCOME = "am.outcome"
 META_EPISODE = "am.episode"
 META_LAYOUT = "am.layout"
 META_STARTED = "am.started_unix_ns"
+META_PRIMITIVES = "am.primitives"  # JSON list: what a scripted collector did in the episode
+
+# How an arm reports its parallel gripper in /joint_states: one joint, 0 rad open .. closed travel.
+GRIPPER_JOINT = "gripper_finger_joint"
+GRIPPER_CLOSED_RAD = 0.8  # the Robotiq 2F-85 driver joint's travel
 
 EPISODE_DIR_PREFIX = "episode_"
 RECORDING_MARKER = ".recording"  # present while an episode is open; left behind by a crash

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from actionable_models.data import keys
 from actionable_models.errors import RenderError
 from actionable_models.geometry import quat_from_yaw, yaw_from_matrix
 from actionable_models.sim import scene
@@ -29,7 +30,6 @@ MIN_OBJECT_GAP = 0.085
 CONTAINER_CLEARANCE = 0.05
 HOME_POS = np.array([0.42, 0.0, 0.22])
 SETTLE_SECONDS = 0.4
-GRIPPER_CLOSED_RAD = 0.8  # right_driver_joint travel of the 2F-85
 
 
 @dataclass
@@ -183,11 +183,11 @@ class Cell:
 
     def gripper_closure(self) -> float:
         """Measured finger closure 0 (open) .. 1 (closed)."""
-        return float(np.clip(self.data.qpos[self._gripper_qpos_adr] / GRIPPER_CLOSED_RAD, 0.0, 1.0))
+        return float(np.clip(self.data.qpos[self._gripper_qpos_adr] / keys.GRIPPER_CLOSED_RAD, 0.0, 1.0))
 
     def joint_state(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         """Names, positions, velocities and actuator forces of the six arm joints and the gripper joint."""
-        names = list(scene.ARM_JOINTS) + ["gripper_finger_joint"]
+        names = list(scene.ARM_JOINTS) + [keys.GRIPPER_JOINT]
         qpos = np.append(self.data.qpos[self._arm_qpos_adr], self.data.qpos[self._gripper_qpos_adr])
         qvel = np.append(self.data.qvel[self._arm_dof_adr], self.data.qvel[self._gripper_dof_adr])
         effort = np.append(self.data.actuator_force[self._arm_act], self.data.actuator_force[self._gripper_act])
