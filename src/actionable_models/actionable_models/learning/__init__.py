@@ -1,0 +1,1 @@
+"""The Actionable Models learner: goal-conditioned Q-network, relabeling, negatives, chaining, CEM."""

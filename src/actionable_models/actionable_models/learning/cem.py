@@ -1,0 +1,33 @@
+"""Cross-entropy method over the normalised action box [-1, 1]^A, batched over states."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+
+def cem_maximize(score: Callable[[torch.Tensor], torch.Tensor], batch: int, action_dim: int, iterations: int,
+                 samples: int, elites: int, generator: torch.Generator | None = None,
+                 device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Approximate argmax_a score(a) per batch row.
+
+    ``score`` maps actions (B, N, A) to values (B, N). Starts from N(0, 0.5^2) clipped to the box, refits
+    mean and std to the elites each iteration. Returns the best action seen (B, A) and its score (B,).
+    """
+    mean = torch.zeros(batch, action_dim, device=device)
+    std = torch.full((batch, action_dim), 0.5, device=device)
+    best_value = torch.full((batch,), -torch.inf, device=device)
+    best_action = torch.zeros(batch, action_dim, device=device)
+    rows = torch.arange(batch, device=device)
+    for _ in range(iterations):
+        noise = torch.randn(batch, samples, action_dim, generator=generator, device=device)
+        actions = (mean.unsqueeze(1) + std.unsqueeze(1) * noise).clamp(-1.0, 1.0)  # (B, N, A)
+        values = score(actions)  # (B, N)
+        top_values, top = values.topk(elites, dim=1)  # (B, E)
+        elite_actions = actions[rows.unsqueeze(1), top]  # (B, E, A)
+        mean, std = elite_actions.mean(dim=1), elite_actions.std(dim=1).clamp_min(1e-3)
+        improved = top_values[:, 0] > best_value
+        best_value = torch.where(improved, top_values[:, 0], best_value)
+        best_action = torch.where(improved.unsqueeze(1), elite_actions[:, 0], best_action)
+    return best_action, best_value

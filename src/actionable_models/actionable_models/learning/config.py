@@ -1,0 +1,96 @@
+"""Typed configuration of the learner. Every term of the objective can be switched off for ablations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from actionable_models.errors import ConfigError
+
+FUSIONS = ("late", "early")
+METHODS = ("actionable_models", "gcbc")
+
+
+@dataclass
+class LearnerConfig:
+    """Network, objective and optimisation settings."""
+
+    method: str = "actionable_models"
+    """'actionable_models' (the Q-learning objective) or 'gcbc' (goal-conditioned behaviour cloning)."""
+    fusion: str = "late"
+    """'late': images encoded once per sample, a small head scores many actions; 'early': goal and
+    observation stacked, the action merged into the conv features (QT-Opt), every action re-runs the convs."""
+    image_size: int = 64
+    """Side of the square training images (must match the dataset)."""
+    action_dim: int = 6
+    """Normalised action: translation 3, yaw 1, gripper 1, terminate 1 (actionable_models.actions)."""
+    embed_dim: int = 256
+    """Width of the image embedding and of the action head."""
+    gamma: float = 0.9
+    """Discount; Q is the probability of reaching the goal, discounted per step (paper: 0.9)."""
+    relabel_future_p: float = 0.3
+    """Relabeled goals are k >= 1 frames ahead with k ~ Geometric(p): 0.3 makes k = 1, a reaching step
+    with target 1, 30 % of the time (the paper samples sub-sequences; it fixes no distribution)."""
+    use_negatives: bool = True
+    """Artificial negatives: unseen actions pushed toward Q = 0 (the conservative term)."""
+    num_negatives: int = 4
+    """Negative actions per sample."""
+    negative_candidates: int = 32
+    """Uniform candidates per sample that negatives are drawn from, in proportion to exp(Q / temperature)."""
+    negative_temperature: float = 1.0
+    """Temperature of the exp(Q) sampling of negatives (paper: exp(Q), i.e. 1.0)."""
+    negative_min_distance: float = 0.5
+    """Candidates closer than this (L2, normalised action space) to the data action are never negatives."""
+    negative_weight: float = 1.0
+    """Weight of the negatives' cross-entropy against the data samples'."""
+    use_chaining: bool = True
+    """Goal chaining: a share of each batch reconditioned on goals from other episodes."""
+    chain_fraction: float = 0.3
+    """Share of the batch with goals from other episodes (bootstrapped, never a positive reward)."""
+    cem_iterations: int = 3
+    """CEM iterations for max over next actions (and for the policy)."""
+    cem_samples: int = 64
+    """CEM samples per iteration."""
+    cem_elites: int = 6
+    """CEM elites refitted per iteration."""
+    target_tau: float = 0.005
+    """Polyak averaging rate of the target network."""
+    learning_rate: float = 3e-4
+    """Adam learning rate."""
+    batch_size: int = 64
+    """Transitions per update."""
+    augment_pad: int = 4
+    """Random-shift augmentation: pad by this many pixels, crop back at a random offset (0 disables)."""
+    seed: int = 0
+    """Seed of sampling, augmentation and initialisation."""
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
+        if self.image_size < 16 or self.image_size % 16:
+            raise ConfigError(f"image_size must be a multiple of 16 and at least 16, got {self.image_size!r}")
+        for name in ("gamma", "relabel_future_p", "target_tau"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
+        if not 0.0 <= self.chain_fraction < 1.0:
+            raise ConfigError(f"chain_fraction must be in [0, 1), got {self.chain_fraction!r}")
+        for name in ("num_negatives", "negative_candidates", "cem_iterations", "cem_samples", "cem_elites",
+                     "batch_size", "embed_dim", "action_dim"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.cem_elites > self.cem_samples:
+            raise ConfigError(f"cem_elites ({self.cem_elites}) must not exceed cem_samples ({self.cem_samples})")
+        if self.num_negatives > self.negative_candidates:
+            raise ConfigError(f"num_negatives ({self.num_negatives}) must not exceed negative_candidates "
+                              f"({self.negative_candidates})")
+        for name in ("negative_temperature", "learning_rate"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.augment_pad < 0:
+            raise ConfigError(f"augment_pad must be >= 0, got {self.augment_pad!r}")
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """Names of the configurable fields."""
+        return [f.name for f in fields(cls)]

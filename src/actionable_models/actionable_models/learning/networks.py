@@ -1,0 +1,94 @@
+"""Q(s, a, g) in [0, 1] as logits: late fusion (fast, the default) and early fusion (QT-Opt style).
+
+Both map observation and goal images (B, 3, S, S) uint8 and actions (B, K, A) in [-1, 1] to logits
+(B, K); Q = sigmoid(logit). Late fusion encodes each image once and scores the K actions with a small
+head, so negatives and CEM samples cost little; early fusion stacks goal and observation, merges the
+action into the conv features half-way, and so runs the upper convs once per action.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from actionable_models.learning.config import LearnerConfig
+
+
+def _to_float(images: torch.Tensor) -> torch.Tensor:
+    return images.float() / 255.0 - 0.5
+
+
+def _conv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.ReLU(inplace=True))
+
+
+class ImageEncoder(nn.Module):
+    """Four stride-2 convs and a linear layer: (B, 3, S, S) uint8 -> (B, D)."""
+
+    def __init__(self, image_size: int, embed_dim: int) -> None:
+        super().__init__()
+        self.convs = nn.Sequential(_conv(3, 32), _conv(32, 64), _conv(64, 64), _conv(64, 64))
+        side = image_size // 16
+        self.out = nn.Sequential(nn.Flatten(), nn.Linear(64 * side * side, embed_dim), nn.LayerNorm(embed_dim),
+                                 nn.ReLU(inplace=True))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.out(self.convs(_to_float(images)))
+
+
+class LateFusionQ(nn.Module):
+    """Shared image encoder for observation and goal, a state-goal embedding, an MLP head over actions."""
+
+    def __init__(self, config: LearnerConfig) -> None:
+        super().__init__()
+        d = config.embed_dim
+        self.encoder = ImageEncoder(config.image_size, d)
+        self.fuse = nn.Sequential(nn.Linear(3 * d, d), nn.ReLU(inplace=True))
+        self.head = nn.Sequential(nn.Linear(d + config.action_dim, d), nn.ReLU(inplace=True),
+                                  nn.Linear(d, d), nn.ReLU(inplace=True), nn.Linear(d, 1))
+
+    def embed(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """State-goal embedding (B, D): computed once, reused for every action scored."""
+        z_obs, z_goal = self.encoder(obs), self.encoder(goal)
+        return self.fuse(torch.cat([z_obs, z_goal, z_obs * z_goal], dim=-1))
+
+    def score(self, embedding: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Logits (B, K) of actions (B, K, A) under embeddings (B, D)."""
+        z = embedding.unsqueeze(1).expand(-1, actions.shape[1], -1)  # (B, K, D)
+        return self.head(torch.cat([z, actions], dim=-1)).squeeze(-1)
+
+    def forward(self, obs: torch.Tensor, goal: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return self.score(self.embed(obs, goal), actions)
+
+
+class EarlyFusionQ(nn.Module):
+    """Goal and observation stacked (6 channels); the action is added to the conv features half-way."""
+
+    def __init__(self, config: LearnerConfig) -> None:
+        super().__init__()
+        d = config.embed_dim
+        self.lower = nn.Sequential(_conv(6, 32), _conv(32, 64))
+        self.action_in = nn.Linear(config.action_dim, 64)
+        self.upper = nn.Sequential(_conv(64, 64), _conv(64, 64))
+        side = config.image_size // 16
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(64 * side * side, d), nn.ReLU(inplace=True),
+                                  nn.Linear(d, 1))
+
+    def embed(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """The action-free lower conv features (B, 64, S/4, S/4)."""
+        return self.lower(torch.cat([_to_float(obs), _to_float(goal)], dim=1))
+
+    def score(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Logits (B, K): the upper convs run once per action."""
+        b, k, _ = actions.shape
+        x = features.unsqueeze(1) + self.action_in(actions)[..., None, None]  # (B, K, 64, h, w)
+        x = self.upper(x.flatten(0, 1))
+        return self.head(x).view(b, k)
+
+    def forward(self, obs: torch.Tensor, goal: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return self.score(self.embed(obs, goal), actions)
+
+
+def make_q_network(config: LearnerConfig) -> nn.Module:
+    """The Q-network the config asks for."""
+    return LateFusionQ(config) if config.fusion == "late" else EarlyFusionQ(config)

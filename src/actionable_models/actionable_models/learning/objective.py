@@ -1,0 +1,135 @@
+"""The Actionable Models objective (Chebotar et al. 2021, Sec. 4-5): one update of Q(s, a, g).
+
+- Relabeled data: goal g = a later frame of the same episode. Target 1 when s' is the goal frame,
+  else gamma * max_a' Q_target(s', a', g), the max by CEM.
+- Goal chaining: goals from other episodes; always gamma * max_a' Q_target(s', a', g), never a reward.
+- Artificial negatives: actions away from the data action, drawn in proportion to exp(Q / T), target 0.
+- Loss: cross-entropy of sigmoid logits against the targets; Polyak-averaged target network.
+- ``method='gcbc'``: goal-conditioned behaviour cloning in the same network and data path: the data
+  action scores 1 and uniform other actions 0 (a classifier over actions, maximised by the same CEM).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from actionable_models.learning.cem import cem_maximize
+from actionable_models.learning.config import LearnerConfig
+
+
+def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
+    """DrQ-style augmentation: replicate-pad (B, C, H, W) images by ``pad`` and crop at a random offset."""
+    if pad == 0 or images.dim() != 4:
+        return images
+    b, _, h, w = images.shape
+    padded = F.pad(images.float(), (pad, pad, pad, pad), mode="replicate")
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None]).long()  # (B, H)
+    cols = (dx[:, None] + torch.arange(w)[None]).long()  # (B, W)
+    out = padded[torch.arange(b)[:, None, None], :, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+    return out.permute(0, 3, 1, 2).to(images.dtype)
+
+
+def to_tensors(arrays: dict[str, np.ndarray], device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """Numpy batch -> torch; images (B, H, W, 3) become channels-first (B, 3, H, W)."""
+    out = {}
+    for key, value in arrays.items():
+        t = torch.as_tensor(np.ascontiguousarray(value), device=device)
+        if t.dim() == 4 and t.shape[-1] == 3:
+            t = t.permute(0, 3, 1, 2)
+        out[key] = t
+    return out
+
+
+class ActionableModelsObjective:
+    """Holds the online and target Q-networks and the optimiser; ``update(batch) -> metrics``."""
+
+    def __init__(self, q_network: nn.Module, config: LearnerConfig, device: torch.device | str = "cpu") -> None:
+        self.config = config
+        self.device = torch.device(device)
+        self.q = q_network.to(self.device)
+        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=config.learning_rate)
+        self.generator = torch.Generator().manual_seed(config.seed)
+
+    # ------------------------------------------------------------------------------------- targets
+    @torch.no_grad()
+    def max_next_q(self, next_obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """max_a' Q_target(s', a', g) as a probability (B,), by CEM."""
+        c = self.config
+        embedding = self.q_target.embed(next_obs, goal)
+        _, best_logit = cem_maximize(lambda acts: self.q_target.score(embedding, acts), next_obs.shape[0],
+                                     c.action_dim, c.cem_iterations, c.cem_samples, c.cem_elites,
+                                     generator=self.generator, device=self.device)
+        return torch.sigmoid(best_logit)
+
+    @torch.no_grad()
+    def data_targets(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Targets (B,) of the data actions: 1 on reaching steps, else gamma * max Q_target (B,)."""
+        reached = batch["reached"].bool()
+        if self.config.method == "gcbc":
+            return torch.ones_like(reached, dtype=torch.float32)
+        bootstrap = self.config.gamma * self.max_next_q(batch["next_obs"], batch["goal"])  # (B,)
+        return torch.where(reached, torch.ones_like(bootstrap), bootstrap)
+
+    @torch.no_grad()
+    def sample_negatives(self, embedding: torch.Tensor, data_action: torch.Tensor) -> torch.Tensor:
+        """Negative actions (B, N, A): uniform candidates away from the data action, drawn ~ exp(Q / T)."""
+        c = self.config
+        b = data_action.shape[0]
+        candidates = torch.rand(b, c.negative_candidates, c.action_dim, generator=self.generator) * 2 - 1
+        candidates = candidates.to(self.device)  # (B, M, A)
+        far = (candidates - data_action.unsqueeze(1)).norm(dim=-1) >= c.negative_min_distance  # (B, M)
+        if c.method == "gcbc":
+            weights = far.float()
+        else:
+            q = torch.sigmoid(self.q.score(embedding, candidates))  # (B, M)
+            weights = torch.exp(q / c.negative_temperature) * far
+        weights = torch.where(weights.sum(dim=1, keepdim=True) > 0, weights, torch.ones_like(weights))
+        pick = torch.multinomial(weights, c.num_negatives, replacement=False, generator=self.generator)
+        return candidates[torch.arange(b, device=self.device)[:, None], pick]  # (B, N, A)
+
+    # -------------------------------------------------------------------------------------- update
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One gradient step on a batch (obs, action, next_obs, goal, reached, chained); flat metrics."""
+        c = self.config
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        obs = random_shift(batch["obs"], c.augment_pad, self.generator)
+        goal = random_shift(batch["goal"], c.augment_pad, self.generator)
+        next_obs = random_shift(batch["next_obs"], c.augment_pad, self.generator)
+        action = batch["action"].float()
+        target = self.data_targets({**batch, "next_obs": next_obs, "goal": goal})  # (B,)
+
+        embedding = self.q.embed(obs, goal)
+        logit = self.q.score(embedding, action.unsqueeze(1)).squeeze(1)  # (B,)
+        loss_data = F.binary_cross_entropy_with_logits(logit, target)
+        metrics = {"loss/data": loss_data.item(), "q/mean_data": torch.sigmoid(logit).mean().item(),
+                   "target/mean": target.mean().item()}
+        chained = batch["chained"].bool()
+        if chained.any():
+            metrics["q/mean_chained"] = torch.sigmoid(logit[chained]).mean().item()
+        loss = loss_data
+        if c.use_negatives or c.method == "gcbc":
+            negatives = self.sample_negatives(embedding.detach(), action)
+            logit_neg = self.q.score(embedding, negatives)  # (B, N)
+            loss_neg = F.binary_cross_entropy_with_logits(logit_neg, torch.zeros_like(logit_neg))
+            loss = loss + c.negative_weight * loss_neg
+            metrics["loss/negative"] = loss_neg.item()
+            metrics["q/mean_negative"] = torch.sigmoid(logit_neg).mean().item()
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss {loss.item()} (metrics {metrics}); lower learning_rate "
+                                     "or check the data for NaN")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        with torch.no_grad():
+            for p, p_t in zip(self.q.parameters(), self.q_target.parameters()):
+                p_t.lerp_(p, c.target_tau)
+        metrics["loss/total"] = loss.item()
+        return metrics

@@ -1,0 +1,87 @@
+"""Training batches from per-step episode arrays: hindsight-relabeled goals and chained goals.
+
+Works on any observation array (images (N, S, S, 3) uint8 or state vectors (N, F)), so the same
+sampler feeds the image learner and small non-image test worlds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from actionable_models.learning.config import LearnerConfig
+
+
+@dataclass
+class Transitions:
+    """What the sampler needs: per-step observations, actions, episode ids and last-step flags."""
+
+    observations: np.ndarray  # (N, ...) images (N, S, S, 3) uint8 or vectors (N, F)
+    actions: np.ndarray  # (N, A) float32, the action taken at each step
+    episode: np.ndarray  # (N,) int
+    is_last: np.ndarray  # (N,) bool: no transition leaves this step
+
+    def __post_init__(self) -> None:
+        n = len(self.observations)
+        if not (len(self.actions) == len(self.episode) == len(self.is_last) == n):
+            raise ValueError("observations, actions, episode and is_last must have the same length")
+        if n == 0 or not np.any(~np.asarray(self.is_last)):
+            raise ValueError("the dataset holds no transitions (every step is an episode's last)")
+        self.episode = np.asarray(self.episode)
+        self.is_last = np.asarray(self.is_last, dtype=bool)
+        # last index of the episode each step belongs to (episodes are contiguous)
+        ends = np.flatnonzero(np.r_[self.episode[1:] != self.episode[:-1], True])
+        lengths = np.diff(np.r_[-1, ends])
+        self.episode_end = np.repeat(ends, lengths)
+        self.starts = np.r_[0, ends[:-1] + 1]
+        self.episode_start = np.repeat(self.starts, lengths)
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self.starts)
+
+
+@dataclass
+class SampledBatch:
+    """Indices and flags of one batch; ``arrays`` gathers the data."""
+
+    index: np.ndarray  # (B,) step t
+    goal_index: np.ndarray  # (B,) the frame that is the goal
+    reached: np.ndarray  # (B,) bool: s_{t+1} is the goal frame (relabeled, k = 1): reward 1
+    chained: np.ndarray  # (B,) bool: goal from another episode: bootstrapped, never rewarded
+
+    def arrays(self, data: Transitions) -> dict[str, np.ndarray]:
+        """obs, action, next_obs, goal, reached, chained as numpy arrays."""
+        return {"obs": data.observations[self.index], "action": data.actions[self.index],
+                "next_obs": data.observations[self.index + 1], "goal": data.observations[self.goal_index],
+                "reached": self.reached, "chained": self.chained}
+
+
+class GoalSampler:
+    """Uniform transitions; goals k ~ Geometric(p) frames ahead in the same episode, or from another one."""
+
+    def __init__(self, data: Transitions, config: LearnerConfig, rng: np.random.Generator) -> None:
+        self.data = data
+        self.config = config
+        self.rng = rng
+        self.valid = np.flatnonzero(~data.is_last)
+
+    def sample(self, batch_size: int) -> SampledBatch:
+        """One batch; the first ``chain_fraction`` of it chained when chaining is on and possible."""
+        d, rng = self.data, self.rng
+        index = rng.choice(self.valid, size=batch_size)
+        k = rng.geometric(self.config.relabel_future_p, size=batch_size)
+        goal_index = np.minimum(index + k, d.episode_end[index])
+        chained = np.zeros(batch_size, dtype=bool)
+        use_chaining = self.config.method == "actionable_models" and self.config.use_chaining
+        if use_chaining and d.num_episodes > 1:
+            rows = np.arange(int(round(self.config.chain_fraction * batch_size)))
+            own_start, own_end = d.episode_start[index[rows]], d.episode_end[index[rows]]
+            span = own_end - own_start + 1
+            # a uniform frame of every other episode: draw over the rest, then step over this episode
+            other = (rng.random(len(rows)) * (len(d.observations) - span)).astype(np.int64)
+            goal_index[rows] = np.where(other < own_start, other, other + span)
+            chained[rows] = True
+        reached = (goal_index == index + 1) & ~chained
+        return SampledBatch(index, goal_index, reached, chained)

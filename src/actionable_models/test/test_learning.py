@@ -1,0 +1,137 @@
+"""The learner's pieces on hand-made tiny data: sampler, targets, negatives, CEM, networks, update."""
+
+import numpy as np
+import pytest
+import torch
+
+from actionable_models.errors import ConfigError
+from actionable_models.learning.cem import cem_maximize
+from actionable_models.learning.config import LearnerConfig
+from actionable_models.learning.networks import EarlyFusionQ, LateFusionQ, make_q_network
+from actionable_models.learning.objective import ActionableModelsObjective, random_shift, to_tensors
+from actionable_models.learning.sampler import GoalSampler, Transitions
+
+SMALL = dict(image_size=16, embed_dim=32, batch_size=8, cem_samples=16, cem_elites=4, negative_candidates=8)
+
+
+def tiny_transitions(episodes=3, length=5, size=16, seed=0):
+    rng = np.random.default_rng(seed)
+    n = episodes * length
+    return Transitions(
+        observations=rng.integers(0, 255, (n, size, size, 3), dtype=np.uint8),
+        actions=rng.uniform(-1, 1, (n, 6)).astype(np.float32),
+        episode=np.repeat(np.arange(episodes), length),
+        is_last=np.tile(np.r_[np.zeros(length - 1, bool), True], episodes),
+    )
+
+
+def test_sampler_relabels_within_episode_and_chains_across():
+    data = tiny_transitions()
+    config = LearnerConfig(**SMALL, chain_fraction=0.25)
+    batch = GoalSampler(data, config, np.random.default_rng(1)).sample(400)
+    own = data.episode[batch.index] == data.episode[batch.goal_index]
+    assert not data.is_last[batch.index].any()  # every sample has a next state
+    assert np.all(own[~batch.chained]) and not np.any(own[batch.chained])
+    assert batch.chained.sum() == 100
+    assert np.all(batch.goal_index[~batch.chained] > batch.index[~batch.chained])  # goals lie in the future
+    assert np.array_equal(batch.reached, (batch.goal_index == batch.index + 1) & ~batch.chained)
+    assert 0.2 < batch.reached[~batch.chained].mean() < 0.6  # k = 1 with p = 0.3, plus clipping at the end
+    unchained = GoalSampler(data, LearnerConfig(**SMALL, use_chaining=False), np.random.default_rng(1)).sample(50)
+    assert not unchained.chained.any()
+
+
+def _objective(**overrides):
+    config = LearnerConfig(**{**SMALL, **overrides})
+    torch.manual_seed(0)
+    return ActionableModelsObjective(make_q_network(config), config), config
+
+
+def test_targets_reaching_bootstrapped_and_chained_are_exact(monkeypatch):
+    objective, config = _objective(gamma=0.9)
+    next_values = torch.tensor([0.2, 0.5, 0.8, 0.4])
+    monkeypatch.setattr(objective, "max_next_q", lambda next_obs, goal: next_values)
+    batch = {"next_obs": torch.zeros(4, 3, 16, 16, dtype=torch.uint8), "goal": torch.zeros(4, 3, 16, 16,
+                                                                                          dtype=torch.uint8),
+             "reached": torch.tensor([True, False, False, False]), "chained": torch.tensor([False, False, True, True])}
+    targets = objective.data_targets(batch)
+    # reaching step: reward 1; bootstrapped step: gamma * max Q_target(s', a', g); chained: the same,
+    # never a reward, also at an episode's end
+    assert targets.tolist() == pytest.approx([1.0, 0.9 * 0.5, 0.9 * 0.8, 0.9 * 0.4])
+    gcbc, _ = _objective(method="gcbc")
+    assert gcbc.data_targets(batch).tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_max_next_q_is_the_sigmoid_of_the_target_networks_best_action():
+    objective, config = _objective(cem_iterations=4, cem_samples=64, cem_elites=6)
+    obs = torch.randint(0, 255, (3, 3, 16, 16), dtype=torch.uint8)
+    value = objective.max_next_q(obs, obs)
+    with torch.no_grad():
+        grid = torch.rand(3, 4096, 6) * 2 - 1
+        brute = torch.sigmoid(objective.q_target(obs, obs, grid)).max(dim=1).values
+    assert torch.all(value >= brute - 0.02)  # CEM finds at least about the best of 4096 random actions
+    assert torch.all(value <= 1.0)
+
+
+def test_cem_finds_the_maximum_of_a_concave_score():
+    best = torch.tensor([[0.3, -0.6, 0.9, 0.0, -1.0, 1.0]])
+    action, value = cem_maximize(lambda a: -((a - best.unsqueeze(1)) ** 2).sum(-1), 1, 6, 6, 128, 12,
+                                 generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(action, best, atol=0.08)
+    assert value.item() > -0.02
+
+
+def test_negatives_avoid_the_data_action_and_follow_exp_q():
+    objective, config = _objective(negative_candidates=32, num_negatives=4, negative_temperature=0.05,
+                                   negative_min_distance=0.5)
+    data_action = torch.zeros(64, 6)
+
+    class PrefersPositiveX(torch.nn.Module):
+        def score(self, embedding, actions):
+            return 20.0 * actions[..., 0]  # Q ~ 1 where x > 0, ~ 0 where x < 0
+
+    objective.q = PrefersPositiveX()
+    negatives = objective.sample_negatives(torch.zeros(64, 1), data_action)
+    assert negatives.shape == (64, 4, 6)
+    assert torch.all(negatives.norm(dim=-1) >= 0.5)
+    assert (negatives[..., 0] > 0).float().mean() > 0.9  # high-Q unseen actions are the ones pushed down
+
+
+def test_random_shift_keeps_shape_and_content_range():
+    images = torch.randint(0, 255, (5, 3, 16, 16), dtype=torch.uint8)
+    shifted = random_shift(images, 4, torch.Generator().manual_seed(0))
+    assert shifted.shape == images.shape and shifted.dtype == torch.uint8
+    assert not torch.equal(shifted, images)
+    assert torch.equal(random_shift(images, 0, torch.Generator()), images)
+
+
+@pytest.mark.parametrize("cls", [LateFusionQ, EarlyFusionQ])
+def test_networks_score_many_actions_per_state(cls):
+    config = LearnerConfig(**SMALL)
+    q = cls(config)
+    obs = torch.randint(0, 255, (2, 3, 16, 16), dtype=torch.uint8)
+    logits = q(obs, obs, torch.rand(2, 7, 6) * 2 - 1)
+    assert logits.shape == (2, 7)
+    single = q(obs[:1], obs[:1], torch.zeros(1, 1, 6))
+    assert single.shape == (1, 1)
+
+
+def test_update_learns_and_stops_on_nan():
+    data = tiny_transitions()
+    objective, config = _objective(learning_rate=1e-3)
+    sampler = GoalSampler(data, config, np.random.default_rng(0))
+    first = [objective.update(to_tensors(sampler.sample(8).arrays(data)))["loss/total"] for _ in range(3)]
+    for _ in range(40):
+        last = objective.update(to_tensors(sampler.sample(8).arrays(data)))
+    assert set(last) >= {"loss/data", "loss/negative", "q/mean_data", "q/mean_negative", "target/mean"}
+    assert last["loss/total"] < np.mean(first)
+    bad = to_tensors(sampler.sample(8).arrays(data))
+    bad["action"][0, 0] = float("nan")
+    with pytest.raises(FloatingPointError, match="non-finite loss"):
+        objective.update(bad)
+
+
+@pytest.mark.parametrize("field,value", [("fusion", "middle"), ("method", "ppo"), ("image_size", 40),
+                                         ("gamma", 1.5), ("cem_elites", 500), ("num_negatives", 100)])
+def test_bad_learner_config_is_named(field, value):
+    with pytest.raises(ConfigError, match=field):
+        LearnerConfig(**{field: value})
