@@ -89,6 +89,19 @@ class EarlyFusionQ(nn.Module):
         return self.score(self.embed(obs, goal), actions)
 
 
+class VectorLateFusionQ(LateFusionQ):
+    """Late fusion over state vectors (B, F) instead of images: small worlds in tests and ablations."""
+
+    def __init__(self, config: LearnerConfig, state_dim: int) -> None:
+        super().__init__(config)
+        d = config.embed_dim
+        self.encoder = nn.Sequential(nn.Linear(state_dim, d), nn.ReLU(inplace=True), nn.Linear(d, d),
+                                     nn.ReLU(inplace=True))
+
+    def embed(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        return super().embed(obs.float(), goal.float())
+
+
 def make_q_network(config: LearnerConfig) -> nn.Module:
     """The Q-network the config asks for."""
     return LateFusionQ(config) if config.fusion == "late" else EarlyFusionQ(config)
