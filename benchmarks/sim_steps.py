@@ -53,7 +53,7 @@ class _Driver:
         from sensor_msgs.msg import Image
         from std_msgs.msg import Float64, String
 
-        from am_sim.messages import LATCHED
+        from am_common.messages import LATCHED
 
         self.node, self.targets = node, targets
         self.sent = 0
@@ -71,7 +71,7 @@ class _Driver:
         self.frames += 1
 
     def _on_state(self, msg) -> None:
-        from am_sim.messages import pose_command
+        from am_common.messages import pose_command
 
         if self.sent >= len(self.targets) or not self.connected():
             return

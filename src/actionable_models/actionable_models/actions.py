@@ -40,7 +40,13 @@ class ActionSpec:
                   ee_yaw: float, terminate: bool = False) -> np.ndarray:
         """Normalised action (6,) float32 that moves from the measured pose toward the commanded one."""
         action = np.empty(ACTION_DIM, dtype=np.float32)
-        action[TRANSLATION] = (np.asarray(target_pos) - np.asarray(ee_pos)) / self.max_translation_m
+        delta = np.asarray(target_pos, dtype=float) - np.asarray(ee_pos, dtype=float)
+        length = float(np.linalg.norm(delta))
+        if length > self.max_translation_m:
+            # A far target: the cell covers max_translation_m along the line to it in one step. Shorten the
+            # delta, keeping its direction, instead of clipping each axis on its own.
+            delta *= self.max_translation_m / length
+        action[TRANSLATION] = delta / self.max_translation_m
         action[YAW] = wrap_angle(float(target_yaw) - float(ee_yaw)) / self.max_yaw_rad
         action[GRIPPER] = 2.0 * float(gripper) - 1.0
         action[TERMINATE] = 1.0 if terminate else -1.0

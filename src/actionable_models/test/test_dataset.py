@@ -34,9 +34,13 @@ def cfg(tmp_path):
 
 
 def _expected_actions(cmd, ee, grip, spec=ActionSpec()):
-    """Independent formula: (command - measured) / scale, wrapped yaw, gripper 2g - 1, terminate -1."""
+    """Independent formula: (command - measured), shortened to one step's reach, / scale; wrapped yaw,
+    gripper 2g - 1, terminate -1."""
     out = np.empty((len(ee), 6))
-    out[:, :3] = (cmd[:, :3] - ee[:, :3]) / spec.max_translation_m
+    delta = cmd[:, :3] - ee[:, :3]
+    length = np.linalg.norm(delta, axis=1, keepdims=True)
+    delta = delta * np.minimum(1.0, spec.max_translation_m / np.maximum(length, 1e-12))
+    out[:, :3] = delta / spec.max_translation_m
     out[:, 3] = [wrap_angle(c - e) / spec.max_yaw_rad for c, e in zip(cmd[:, 3], ee[:, 3])]
     out[:, 4] = 2.0 * np.asarray(grip) - 1.0
     out[:, 5] = -1.0
@@ -52,7 +56,7 @@ def test_tiny_hand_made_episode_gives_exact_arrays(tmp_path, cfg):
     images = [np.repeat(np.repeat(b, 2, axis=0), 2, axis=1) for b in blocks]  # 8x8, uniform 2x2 blocks
     ee = [(np.array([0.40, 0.10, 0.20]), 0.1), (np.array([0.41, 0.10, 0.20]), 0.2), (np.array([0.42, 0.1, 0.2]), 3.1)]
     cmd = [(np.array([0.41, 0.08, 0.225]), 0.25, 0.0),  # +1 cm, -2 cm, +2.5 cm, +0.15 rad, open
-           (np.array([0.40, 0.10, 0.30]), 0.2, 1.0),  # -1 cm, 0, +10 cm (clipped), 0 rad, closed
+           (np.array([0.40, 0.10, 0.30]), 0.2, 1.0),  # -1 cm, 0, +10 cm: shortened to 5 cm along it, closed
            (np.array([0.42, 0.11, 0.20]), -3.1, 1.0)]  # yaw 3.1 -> -3.1 is +0.083 rad across the wrap
     ep = write_episode(tmp_path / "bags", 0, frames=3, height=8, width=8, image_fn=lambda i: images[i],
                        ee_fn=lambda i: ee[i], cmd_fn=lambda i: cmd[i])
@@ -66,7 +70,7 @@ def test_tiny_hand_made_episode_gives_exact_arrays(tmp_path, cfg):
                                             [0.42, 0.10, 0.20, 3.1]], atol=1e-6)
     assert ds.actions.dtype == np.float32 and ds.actions.shape == (3, 6)
     np.testing.assert_allclose(ds.actions, [[0.2, -0.4, 0.5, 0.5, -1, -1],
-                                            [-0.2, 0.0, 1.0, 0.0, 1, -1],
+                                            [-1 / math.sqrt(101), 0.0, 10 / math.sqrt(101), 0.0, 1, -1],
                                             [0.0, 0.2, 0.0, (2 * math.pi - 6.2) / 0.3, 1, -1]], atol=1e-5)
     # measured closure from /joint_states gripper_finger_joint / 0.8: the fingers lag the command
     np.testing.assert_allclose(ds.gripper, ep.closure, atol=1e-6)

@@ -135,3 +135,16 @@ def test_update_learns_and_stops_on_nan():
 def test_bad_learner_config_is_named(field, value):
     with pytest.raises(ConfigError, match=field):
         LearnerConfig(**{field: value})
+
+
+def test_far_targets_keep_their_direction_in_the_normalised_action():
+    from actionable_models.actions import ActionSpec
+
+    spec = ActionSpec()
+    action = spec.normalize(np.array([0.5, 0.3, 0.2]), 0.0, 1.0, np.zeros(3), 0.0)
+    direction = np.array([0.5, 0.3, 0.2]) / np.linalg.norm([0.5, 0.3, 0.2])
+    assert np.allclose(action[:3], direction, atol=1e-6)  # one step's reach along the line to the target
+    near = spec.normalize(np.array([0.01, -0.02, 0.0]), 0.1, 0.0, np.zeros(3), 0.0)
+    assert np.allclose(near, [0.2, -0.4, 0.0, 0.1 / 0.3, -1.0, -1.0], atol=1e-6)
+    pos, yaw, gripper, terminate = spec.to_command(near, np.zeros(3), 0.0)
+    assert np.allclose(pos, [0.01, -0.02, 0.0]) and yaw == pytest.approx(0.1) and gripper == 0.0 and not terminate

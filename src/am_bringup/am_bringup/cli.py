@@ -56,13 +56,17 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         print(f"[am] error: {name} failed: {error}", file=sys.stderr)
     summary = result.results.get("play_collector")
     if summary is None:
-        print(f"[am] collection {result.reason} after {result.seconds:.1f} s; episodes closed so far are complete",
+        what = "failed" if result.errors else result.reason
+        print(f"[am] collection {what} after {result.seconds:.1f} s; episodes closed so far are complete",
               file=sys.stderr)
         return 1 if result.errors else 130 if result.reason == "interrupted" else 3
     print(f"[am] collected {summary['episodes']} episodes, {summary['steps']} steps in {summary['seconds']} s "
           f"into {args.out}")
     for primitive, count in sorted(summary["primitives"].items()):
-        print(f"[am]   {primitive:<14} {count:4d} attempts, {summary['successes'].get(primitive, 0):4d} succeeded")
+        judged = summary["judged"].get(primitive, 0)
+        outcome = f"{summary['successes'].get(primitive, 0):4d} of {judged} judged succeeded" if judged else \
+            "not judged"
+        print(f"[am]   {primitive:<14} {count:4d} attempts, {outcome}")
     return 0
 
 
@@ -104,6 +108,70 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def trainer_settings(config_path, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The ``trainer`` node's parameters from a config YAML, with overrides: dataset, run_dir, learner, schedule."""
+    from dataclasses import fields
+
+    from actionable_models.learning.config import LearnerConfig
+    from actionable_models.learning.trainer import TrainConfig
+
+    from am_bringup.configs import read_node_params
+
+    nodes = read_node_params(config_path)
+    if "trainer" not in nodes:
+        raise ConfigFileError(f"{config_path} has no 'trainer' entry")
+    params = {**nodes["trainer"], **overrides}
+    params.pop("use_sim_time", None)
+    learner_keys = {f.name for f in fields(LearnerConfig)}
+    schedule_keys = {f.name for f in fields(TrainConfig)}
+    unknown = set(params) - learner_keys - schedule_keys - {"dataset", "run_dir"}
+    if unknown:
+        raise ConfigFileError(f"{config_path}: unknown trainer parameters {sorted(unknown)}")
+    return {"dataset": params.get("dataset", "data/play"), "run_dir": params.get("run_dir", "runs/am"),
+            "learner": LearnerConfig(**{k: v for k, v in params.items() if k in learner_keys}),
+            "schedule": TrainConfig(**{k: v for k, v in params.items() if k in schedule_keys})}
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from actionable_models.data.dataset import DatasetError
+    from actionable_models.learning.checkpoint import CheckpointError
+    from actionable_models.learning.trainer import train
+
+    overrides = parse_overrides(args.set).get("trainer", {})
+    for key, value in (("dataset", args.dataset), ("run_dir", args.out), ("steps", args.steps)):
+        if value is not None:
+            overrides[key] = value
+    settings = trainer_settings(find_config(args.config), overrides)
+    rank = int(os.environ.get("RANK", 0))
+    started = time.monotonic()
+
+    def progress(step: int, total: int, metrics: dict) -> None:
+        width = 30
+        filled = width * step // total
+        print(f"\r[train] [{'#' * filled}{'-' * (width - filled)}] {step}/{total} loss {metrics['loss/total']:.4f} "
+              f"q {metrics['q/mean_data']:.3f} {metrics['perf/samples_per_s']:.0f} samples/s",
+              end="\n" if step >= total else "", file=sys.stderr, flush=True)
+
+    if rank == 0:
+        s = settings
+        print(f"[am] training {s['learner'].method} ({s['learner'].fusion} fusion) on {s['dataset']} for "
+              f"{s['schedule'].steps} steps into {s['run_dir']}", flush=True)
+    try:
+        result = train(settings["dataset"], settings["run_dir"], settings["learner"], settings["schedule"],
+                       progress=progress if rank == 0 else None)
+    except (DatasetError, CheckpointError, FloatingPointError) as exc:
+        print(f"am: error: {exc}", file=sys.stderr)
+        return 1
+    if rank == 0:
+        resumed = f" (resumed at step {result.resumed_from})" if result.resumed_from else ""
+        print(f"[am] trained to step {result.step}{resumed} in {time.monotonic() - started:.1f} s; "
+              f"checkpoint {result.checkpoint}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``am`` command."""
     parser = argparse.ArgumentParser(prog="am", description="Actionable Models for ROS 2")
@@ -132,8 +200,17 @@ def main(argv: list[str] | None = None) -> int:
     ds_p.add_argument("folder", help="folder of episode bags")
     ds_p.add_argument("--image-size", type=int, default=64, help="training image side in pixels (build)")
     ds_p.add_argument("--skip-bad", action="store_true", help="skip bad episodes instead of stopping (build)")
-    ds_p.add_argument("--cache-dir", default=None, help="cache root (default $XDG_CACHE_HOME/actionable_models)")
+    ds_p.add_argument("--cache-dir", default=None,
+                      help="cache root (default $XDG_CACHE_HOME/actionable_models/datasets)")
     ds_p.set_defaults(func=_cmd_dataset)
+    tr_p = sub.add_parser("train", help="train the goal-conditioned Q-function on episode bags (torchrun-able)")
+    tr_p.add_argument("--dataset", default=None, help="folder of episode bags (default: the config's dataset)")
+    tr_p.add_argument("--out", default=None, help="run directory (default: the config's run_dir); resumes if present")
+    tr_p.add_argument("--steps", type=int, default=None, help="total gradient steps (default: the config's)")
+    tr_p.add_argument("--config", default="train", help="configuration with a 'trainer' entry (default 'train')")
+    tr_p.add_argument("--set", action="append", default=[], metavar="trainer.PARAM=VALUE",
+                      help="override one trainer parameter (repeatable), e.g. trainer.fusion=early")
+    tr_p.set_defaults(func=_cmd_train)
     cfg_p = sub.add_parser("configs", help="list the configurations `am run` knows")
     cfg_p.set_defaults(func=lambda _args: print("\n".join(available_configs())) or 0)
     args = parser.parse_args(argv)

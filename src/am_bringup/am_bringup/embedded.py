@@ -35,6 +35,7 @@ NODE_CLASSES = {
     "pick_place_demo": "am_sim.pick_place_demo:PickPlaceDemoNode",
     "play_collector": "am_sim.play_collector:PlayCollectorNode",
     "recorder": "am_dataset_recorder.recorder_node:RecorderNode",
+    "trainer": "am_trainer.trainer_node:TrainerNode",
 }
 
 

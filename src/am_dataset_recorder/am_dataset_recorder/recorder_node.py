@@ -31,11 +31,10 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from actionable_models.data import keys
+from am_common.messages import LATCHED
 from actionable_models.data.episode_writer import (EpisodeWriter, RecordingError, incomplete_episodes,
                                                    next_episode_index)
 
-LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
-                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 RELIABLE_DEEP = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
 # Sensor-data QoS (best effort, matches camera drivers) with a deep queue: a burst of disk writes must
 # not push frames out of a 5-deep history.
@@ -130,7 +129,7 @@ class RecorderNode(Node):
         return path
 
     def _fail(self, exc: RecordingError) -> None:
-        episode, self.episode = self.episode, None
+        episode, self.episode = self.episode, None  # its writer abandoned itself: files closed, marker kept
         self.get_logger().error(f"recording stopped: {exc}. Earlier episodes are complete; {episode.path} "
                                 "stays marked incomplete. Free disk space and start a new episode.")
         self._publish_status()
@@ -167,6 +166,8 @@ class RecorderNode(Node):
         return response
 
     def _publish_status(self, last: Path | None = None) -> None:
+        if not self.context.ok():
+            return  # shutting down after the context (ros2 run on Ctrl-C): the bag matters, not the status
         status = {"recording": self.episode is not None,
                   "episode": str(self.episode.path) if self.episode else None,
                   "last_closed": str(last or (self.closed[-1] if self.closed else "")) or None,

@@ -27,7 +27,7 @@ from actionable_models.imaging import image_to_rgb
 from actionable_models.sim.scripted import PickPlaceScript
 from actionable_models.sim.state import SceneState
 from actionable_models.sim.tasks import is_grasped_and_lifted, is_in_container
-from am_sim.messages import LATCHED, pose_command
+from am_common.messages import LATCHED, pose_command
 
 
 

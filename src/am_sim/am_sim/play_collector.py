@@ -30,9 +30,10 @@ from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
 
 from actionable_models.data import keys
+from actionable_models.sim.layouts import get_layout
 from actionable_models.sim.play import PlayConfig, PlayScript
 from actionable_models.sim.state import SceneState
-from am_sim.messages import LATCHED, pose_command
+from am_common.messages import LATCHED, pose_command
 
 STAGE_TIMEOUT_S = 30.0
 
@@ -59,13 +60,14 @@ class PlayCollectorNode(Node):
             "task", "sim_node", "frame_id", "wait_for_recorder", "progress")}
         if p["episodes"] < 1:
             raise ValueError(f"parameter episodes must be at least 1, got {p['episodes']}")
+        get_layout(p["layout"])  # an unknown layout fails here, before any episode is opened
         self.params = p
         self.play_config = PlayConfig(episode_steps=int(p["episode_steps"]),
                                       position_noise_m=float(p["position_noise_m"]),
                                       yaw_noise_rad=float(p["yaw_noise_rad"]),
                                       failure_prob=float(p["failure_prob"]))
         self.finished = Future()
-        self.summary: dict = {"episodes": [], "primitives": Counter(), "successes": Counter()}
+        self.summary: dict = {"episodes": [], "primitives": Counter(), "successes": Counter(), "judged": Counter()}
 
         self.pose_pub = self.create_publisher(PoseStamped, keys.POSE_CMD, 10)
         self.gripper_pub = self.create_publisher(Float64, keys.GRIPPER_CMD, 10)
@@ -193,6 +195,7 @@ class PlayCollectorNode(Node):
                 continue  # cut short by the end of the episode: neither an attempt nor a failure
             self.summary["primitives"][entry["primitive"]] += 1
             self.summary["successes"][entry["primitive"]] += entry.get("outcome") == "success"
+            self.summary["judged"][entry["primitive"]] += entry.get("outcome") in ("success", "failed")
         self.summary["episodes"].append({"seed": state.seed, "steps": state.step, "primitives": len(log)})
         extra = {keys.META_PRIMITIVES[len(keys.META_PREFIX):]: log}  # the recorder prefixes extra keys
         self.event_pub.publish(String(data=json.dumps({"event": "stop", "outcome": "play", "extra": extra})))
@@ -213,6 +216,7 @@ class PlayCollectorNode(Node):
         elapsed = time.monotonic() - self._t0
         summary = {"episodes": len(self.summary["episodes"]), "steps": self._steps, "seconds": round(elapsed, 1),
                    "primitives": dict(self.summary["primitives"]), "successes": dict(self.summary["successes"]),
+                   "judged": dict(self.summary["judged"]),
                    "recorded": self.recorder.get("closed_count")}
         self.stage = "done"
         self.finished.set_result(summary)

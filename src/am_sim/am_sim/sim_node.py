@@ -33,8 +33,8 @@ from actionable_models.imaging import rgb_to_image_fields
 from actionable_models.sim.cell import Cell
 from actionable_models.sim.commands import check_gripper_command, check_pose_command
 from actionable_models.sim.config import CellConfig
-from am_sim.messages import LATCHED, pose_stamped
-from am_sim.params import declare_config, read_config
+from am_common.messages import LATCHED, pose_stamped
+from am_common.params import declare_config, read_config
 
 MODES = ("realtime", "lockstep")
 

@@ -20,7 +20,7 @@ from std_srvs.srv import Trigger
 
 from actionable_models.imaging import image_to_rgb
 from actionable_models.sim.state import SceneState
-from am_sim.messages import LATCHED, pose_command
+from am_common.messages import LATCHED, pose_command
 from am_sim.sim_node import SimCellNode
 
 ROSOUT = QoSProfile(depth=200, reliability=QoSReliabilityPolicy.RELIABLE,

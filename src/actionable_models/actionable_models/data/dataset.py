@@ -47,7 +47,7 @@ from actionable_models.errors import ActionableModelsError, ConfigError
 from actionable_models.geometry import yaw_from_quat
 from actionable_models.imaging import ImageEncodingError, image_to_rgb
 
-BUILDER_VERSION = 1  # bump when the arrays a bag turns into change: old caches then stop matching
+BUILDER_VERSION = 2  # bump when the arrays a bag turns into change: old caches then stop matching
 MANIFEST = "manifest.json"
 _TAIL_BYTES = 64 * 1024  # the end of an MCAP file: summary, statistics and footer
 _METADATA = "metadata.yaml"

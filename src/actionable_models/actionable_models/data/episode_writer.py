@@ -41,7 +41,7 @@ def incomplete_episodes(root: Path) -> list[Path]:
 
 
 class EpisodeWriter:
-    """One open episode bag. ``write`` CDR bytes as they arrive, then ``close`` (or ``abort``)."""
+    """One open episode bag. ``write`` CDR bytes as they arrive, then ``close`` (or ``abandon`` after an error)."""
 
     def __init__(self, root: Path, index: int, metadata: dict[str, str],
                  topics: dict[str, str] | None = None) -> None:
@@ -71,7 +71,7 @@ class EpisodeWriter:
 
     @property
     def is_open(self) -> bool:
-        """True until closed or aborted."""
+        """True until closed or abandoned."""
         return self._writer is not None
 
     def write(self, topic: str, timestamp_ns: int, cdr: bytes | memoryview) -> None:
@@ -81,9 +81,20 @@ class EpisodeWriter:
         try:
             self._writer.write(self._connections[topic], timestamp_ns, cdr)
         except OSError as exc:
+            self.abandon()
             raise RecordingError(f"writing {topic} to {self.path} failed: {exc}") from exc
         self.counts[topic] += 1
         self.bytes_written += len(cdr)
+
+    def abandon(self) -> None:
+        """Close the files without finishing the bag (after a write error): the marker stays, nothing more
+        is written, earlier episodes are untouched."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.abort()
+            except OSError:
+                pass  # the disk that failed the write may fail this too; the marker already says it all
 
     def close(self, outcome: str = "unknown", extra: dict[str, str] | None = None) -> Path:
         """Finish the bag: metadata (custom data) into metadata.yaml, marker removed. Returns the path."""

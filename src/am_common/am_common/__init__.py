@@ -1,0 +1,1 @@
+"""ROS 2 glue shared by the Actionable Models nodes: parameters <-> core configs, messages, QoS."""

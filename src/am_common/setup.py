@@ -1,0 +1,19 @@
+from setuptools import find_packages, setup
+
+package_name = "am_common"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="Actionable Models for ROS 2 developers",
+    maintainer_email="dev@actionable-models.invalid",
+    description="ROS 2 glue shared by the Actionable Models nodes: parameters, messages, QoS.",
+    license="Apache-2.0",
+)
