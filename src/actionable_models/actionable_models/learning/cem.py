@@ -21,7 +21,7 @@ def cem_maximize(score: Callable[[torch.Tensor], torch.Tensor], batch: int, acti
     best_action = torch.zeros(batch, action_dim, device=device)
     rows = torch.arange(batch, device=device)
     for _ in range(iterations):
-        noise = torch.randn(batch, samples, action_dim, generator=generator, device=device)
+        noise = torch.randn(batch, samples, action_dim, generator=generator).to(device)  # CPU generator
         actions = (mean.unsqueeze(1) + std.unsqueeze(1) * noise).clamp(-1.0, 1.0)  # (B, N, A)
         values = score(actions)  # (B, N)
         top_values, top = values.topk(elites, dim=1)  # (B, E)

@@ -28,11 +28,12 @@ def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> 
         return images
     b, _, h, w = images.shape
     padded = F.pad(images.float(), (pad, pad, pad, pad), mode="replicate")
-    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h)[None]).long()  # (B, H)
-    cols = (dx[:, None] + torch.arange(w)[None]).long()  # (B, W)
-    out = padded[torch.arange(b)[:, None, None], :, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+    device = images.device
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(device)  # CPU generator, any device
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(device)
+    rows = (dy[:, None] + torch.arange(h, device=device)[None]).long()  # (B, H)
+    cols = (dx[:, None] + torch.arange(w, device=device)[None]).long()  # (B, W)
+    out = padded[torch.arange(b, device=device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]  # (B,H,W,C)
     return out.permute(0, 3, 1, 2).to(images.dtype)
 
 
@@ -57,6 +58,14 @@ class ActionableModelsObjective:
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.q.parameters(), lr=config.learning_rate)
         self.generator = torch.Generator().manual_seed(config.seed)
+        self.forward_module: nn.Module = TrainingForward(self.q)
+
+    def distribute(self) -> None:
+        """Wrap the trainable forward in DistributedDataParallel (the process group must be up)."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        self.forward_module = DistributedDataParallel(self.forward_module, device_ids=device_ids)
 
     # ------------------------------------------------------------------------------------- targets
     @torch.no_grad()
@@ -81,19 +90,28 @@ class ActionableModelsObjective:
     @torch.no_grad()
     def sample_negatives(self, embedding: torch.Tensor, data_action: torch.Tensor) -> torch.Tensor:
         """Negative actions (B, N, A): uniform candidates away from the data action, drawn ~ exp(Q / T)."""
+        candidates = self.negative_candidates(data_action)
+        return self.pick_negatives(candidates, self.q.score(embedding, candidates), data_action)
+
+    @torch.no_grad()
+    def negative_candidates(self, data_action: torch.Tensor) -> torch.Tensor:
+        """Uniform candidate actions (B, M, A) in the action box."""
         c = self.config
-        b = data_action.shape[0]
-        candidates = torch.rand(b, c.negative_candidates, c.action_dim, generator=self.generator) * 2 - 1
-        candidates = candidates.to(self.device)  # (B, M, A)
+        candidates = torch.rand(data_action.shape[0], c.negative_candidates, c.action_dim, generator=self.generator)
+        return (candidates * 2 - 1).to(self.device)
+
+    @torch.no_grad()
+    def pick_negatives(self, candidates: torch.Tensor, logits: torch.Tensor, data_action: torch.Tensor) -> torch.Tensor:
+        """N of the candidates per row, at least negative_min_distance from the data action, ~ exp(Q / T)."""
+        c = self.config
         far = (candidates - data_action.unsqueeze(1)).norm(dim=-1) >= c.negative_min_distance  # (B, M)
         if c.method == "gcbc":
             weights = far.float()
         else:
-            q = torch.sigmoid(self.q.score(embedding, candidates))  # (B, M)
-            weights = torch.exp(q / c.negative_temperature) * far
+            weights = torch.exp(torch.sigmoid(logits) / c.negative_temperature) * far
         weights = torch.where(weights.sum(dim=1, keepdim=True) > 0, weights, torch.ones_like(weights))
         pick = torch.multinomial(weights, c.num_negatives, replacement=False, generator=self.generator)
-        return candidates[torch.arange(b, device=self.device)[:, None], pick]  # (B, N, A)
+        return candidates[torch.arange(candidates.shape[0], device=self.device)[:, None], pick]  # (B, N, A)
 
     # -------------------------------------------------------------------------------------- update
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -106,8 +124,10 @@ class ActionableModelsObjective:
         action = batch["action"].float()
         target = self.data_targets({**batch, "next_obs": next_obs, "goal": goal})  # (B,)
 
-        embedding = self.q.embed(obs, goal)
-        logit = self.q.score(embedding, action.unsqueeze(1)).squeeze(1)  # (B,)
+        with_negatives = c.use_negatives or c.method == "gcbc"
+        candidates = self.negative_candidates(action) if with_negatives else None
+        logit, logit_neg = self.forward_module(obs, goal, action, candidates,
+                                               lambda cand, logits: self.pick_negatives(cand, logits, action))
         loss_data = F.binary_cross_entropy_with_logits(logit, target)
         metrics = {"loss/data": loss_data.item(), "q/mean_data": torch.sigmoid(logit).mean().item(),
                    "target/mean": target.mean().item()}
@@ -115,9 +135,7 @@ class ActionableModelsObjective:
         if chained.any():
             metrics["q/mean_chained"] = torch.sigmoid(logit[chained]).mean().item()
         loss = loss_data
-        if c.use_negatives or c.method == "gcbc":
-            negatives = self.sample_negatives(embedding.detach(), action)
-            logit_neg = self.q.score(embedding, negatives)  # (B, N)
+        if logit_neg is not None:
             loss_neg = F.binary_cross_entropy_with_logits(logit_neg, torch.zeros_like(logit_neg))
             loss = loss + c.negative_weight * loss_neg
             metrics["loss/negative"] = loss_neg.item()
@@ -133,3 +151,25 @@ class ActionableModelsObjective:
                 p_t.lerp_(p, c.target_tau)
         metrics["loss/total"] = loss.item()
         return metrics
+
+
+class TrainingForward(nn.Module):
+    """The trainable forward pass in one module call, so DistributedDataParallel can wrap it.
+
+    Embeds observation and goal once, scores the negative candidates without gradient, lets ``pick``
+    choose the negatives, then scores the data action and the negatives with gradient.
+    """
+
+    def __init__(self, q: nn.Module) -> None:
+        super().__init__()
+        self.q = q
+
+    def forward(self, obs: torch.Tensor, goal: torch.Tensor, action: torch.Tensor, candidates: torch.Tensor | None,
+                pick) -> tuple[torch.Tensor, torch.Tensor | None]:
+        embedding = self.q.embed(obs, goal)
+        if candidates is None:
+            return self.q.score(embedding, action.unsqueeze(1)).squeeze(1), None
+        with torch.no_grad():
+            negatives = pick(candidates, self.q.score(embedding.detach(), candidates))  # (B, N, A)
+        logits = self.q.score(embedding, torch.cat([action.unsqueeze(1), negatives], dim=1))  # (B, 1 + N)
+        return logits[:, 0], logits[:, 1:]

@@ -61,11 +61,16 @@ class SampledBatch:
 class GoalSampler:
     """Uniform transitions; goals k ~ Geometric(p) frames ahead in the same episode, or from another one."""
 
-    def __init__(self, data: Transitions, config: LearnerConfig, rng: np.random.Generator) -> None:
+    def __init__(self, data: Transitions, config: LearnerConfig, rng: np.random.Generator,
+                 episodes: np.ndarray | None = None) -> None:
+        """``episodes``: the episode ids this sampler draws transitions from (a rank's shard); default all."""
         self.data = data
         self.config = config
         self.rng = rng
-        self.valid = np.flatnonzero(~data.is_last)
+        own = ~data.is_last if episodes is None else ~data.is_last & np.isin(data.episode, episodes)
+        self.valid = np.flatnonzero(own)
+        if len(self.valid) == 0:
+            raise ValueError(f"no transitions in episodes {episodes}")
 
     def sample(self, batch_size: int) -> SampledBatch:
         """One batch; the first ``chain_fraction`` of it chained when chaining is on and possible."""

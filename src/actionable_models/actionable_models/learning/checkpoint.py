@@ -1,0 +1,120 @@
+"""Self-describing checkpoints that load without executing code.
+
+- ``checkpoint-<step>.safetensors``: the deployable part, the online Q-network's weights, with the
+  learner config, the dataset identity and the step in the safetensors metadata. A policy rebuilds the
+  network from this file alone.
+- ``train_state.pt``: what resuming needs on top (target network, optimiser, random states), read back
+  with ``torch.load(weights_only=True)``.
+- ``latest.json``: the newest checkpoint of a run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+from torch import nn
+
+from actionable_models.errors import ActionableModelsError
+from actionable_models.learning.config import LearnerConfig
+
+FORMAT = "actionable_models.q/1"
+LATEST = "latest.json"
+TRAIN_STATE = "train_state.pt"
+
+
+class CheckpointError(ActionableModelsError):
+    """A checkpoint that is missing, unreadable, or from another configuration; names the file."""
+
+
+@dataclass
+class CheckpointInfo:
+    """What a checkpoint says about itself."""
+
+    path: Path
+    config: LearnerConfig
+    step: int
+    dataset: dict
+    state_dim: int | None = None  # vector-state networks only
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(run_dir: Path, q: nn.Module, config: LearnerConfig, step: int, dataset: dict) -> Path:
+    """Write the deployable checkpoint of ``step`` and point latest.json at it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / f"checkpoint-{step:08d}.safetensors"
+    tensors = {k: v.detach().cpu().contiguous() for k, v in q.state_dict().items()}
+    metadata = {"format": FORMAT, "config": json.dumps(dataclasses.asdict(config)), "step": str(step),
+                "dataset": json.dumps(dataset)}
+    _atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    _atomic(run_dir / LATEST, lambda tmp: tmp.write_text(json.dumps({"step": step, "checkpoint": path.name})))
+    return path
+
+
+def read_info(path: Path) -> CheckpointInfo:
+    """The metadata of a checkpoint file, without loading the weights."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({exc})") from exc
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    try:
+        config = LearnerConfig(**json.loads(meta["config"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: its learner config cannot be read ({exc})") from exc
+    return CheckpointInfo(path, config, int(meta.get("step", 0)), json.loads(meta.get("dataset", "{}")))
+
+
+def load_weights(path: Path, q: nn.Module) -> None:
+    """Load a checkpoint's weights into ``q``; a network of another shape is a CheckpointError."""
+    try:
+        q.load_state_dict(load_file(str(path)))
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit this network (another configuration?): "
+                              f"{str(exc).splitlines()[0]}") from exc
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint latest.json points at, if any."""
+    pointer = Path(run_dir) / LATEST
+    if not pointer.is_file():
+        return None
+    return Path(run_dir) / json.loads(pointer.read_text())["checkpoint"]
+
+
+def config_differences(a: LearnerConfig, b: LearnerConfig, ignore: tuple[str, ...] = ()) -> list[str]:
+    """Fields whose values differ, as 'name: a != b'."""
+    da, db = dataclasses.asdict(a), dataclasses.asdict(b)
+    return [f"{k}: {da[k]!r} != {db[k]!r}" for k in da if k not in ignore and da[k] != db[k]]
+
+
+def save_train_state(run_dir: Path, state: dict) -> None:
+    """Everything resuming needs; plain tensors, numbers, strings and dicts only."""
+    _atomic(Path(run_dir) / TRAIN_STATE, lambda tmp: torch.save(state, tmp))
+
+
+def load_train_state(run_dir: Path) -> dict | None:
+    """The saved training state of a run directory, or None."""
+    path = Path(run_dir) / TRAIN_STATE
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same to the user
+        raise CheckpointError(f"{path}: cannot be read as a training state ({exc})") from exc

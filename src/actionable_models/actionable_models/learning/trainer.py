@@ -1,0 +1,235 @@
+"""The training loop: dataset -> sampler -> objective, with logs, checkpoints, resume and scale-out.
+
+Runs as ``am train`` (and under ``torchrun`` with DistributedDataParallel: each rank samples from its own
+shard of episodes; rank 0 builds the dataset cache, writes logs and checkpoints) and inside the
+am_trainer node. Uses the GPU when there is one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from actionable_models.data.dataset import DatasetConfig, DatasetError, load_dataset
+from actionable_models.errors import ConfigError
+from actionable_models.learning import checkpoint as ckpt
+from actionable_models.learning.config import LearnerConfig
+from actionable_models.learning.networks import make_q_network
+from actionable_models.learning.objective import ActionableModelsObjective, to_tensors
+from actionable_models.learning.sampler import GoalSampler, Transitions
+
+
+@dataclass
+class TrainConfig:
+    """How long to train and how often to report and save."""
+
+    steps: int = 2000
+    """Gradient steps in total (a resumed run continues up to this number)."""
+    checkpoint_every: int = 500
+    """Write a checkpoint every this many steps (and at the end)."""
+    log_every: int = 25
+    """Log metrics (TensorBoard, metrics.jsonl, progress callback) every this many steps."""
+    device: str = "auto"
+    """'auto' (CUDA when available), 'cpu' or 'cuda'."""
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "checkpoint_every", "log_every"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
+
+
+@dataclass
+class TrainResult:
+    """Where a run ended."""
+
+    run_dir: Path
+    checkpoint: Path
+    step: int
+    metrics: dict[str, float]
+    seconds: float
+    resumed_from: int
+
+
+def _distributed() -> tuple[int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def _device(choice: str, world: int) -> torch.device:
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("device 'cuda' asked for, but torch sees no CUDA device")
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) if world > 1 else 0)
+    return torch.device("cpu")
+
+
+class _Logger:
+    """metrics.jsonl always; TensorBoard event files when the tensorboard package is installed."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.jsonl = (run_dir / "metrics.jsonl").open("a")
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+            self.tensorboard = SummaryWriter(str(run_dir / "tensorboard"))
+        except ImportError:
+            self.tensorboard = None
+
+    def log(self, step: int, metrics: dict[str, float]) -> None:
+        self.jsonl.write(json.dumps({"step": step, **metrics}) + "\n")
+        self.jsonl.flush()
+        if self.tensorboard is not None:
+            for key, value in metrics.items():
+                self.tensorboard.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        self.jsonl.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+
+
+def train(dataset_folder: Path | str, run_dir: Path | str, learner: LearnerConfig | None = None,
+          schedule: TrainConfig | None = None, dataset_config: DatasetConfig | None = None,
+          progress: Callable[[int, int, dict[str, float]], None] | None = None,
+          on_checkpoint: Callable[[Path, int], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Train (or resume training) a Q-function on the episode bags in ``dataset_folder`` into ``run_dir``.
+
+    A run directory that already holds a training state resumes from it, provided its learner config
+    and dataset match; otherwise CheckpointError names the difference. Ctrl-C (KeyboardInterrupt) or
+    ``should_stop()`` returning True saves a checkpoint of the current step before stopping, so the same
+    call later resumes there.
+    """
+    learner = learner or LearnerConfig()
+    schedule = schedule or TrainConfig()
+    dataset_config = dataset_config or DatasetConfig(image_size=learner.image_size)
+    if dataset_config.image_size != learner.image_size:
+        raise ConfigError(f"dataset image size {dataset_config.image_size} does not match the learner's "
+                          f"image_size {learner.image_size}")
+    run_dir = Path(run_dir)
+    rank, world = _distributed()
+    device = _device(schedule.device, world)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        return _train(Path(dataset_folder), run_dir, learner, schedule, dataset_config, progress, on_checkpoint,
+                      should_stop, rank, world, device)
+    finally:
+        if world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(folder, run_dir, learner, schedule, dataset_config, progress, on_checkpoint, should_stop, rank, world,
+           device):
+    if rank == 0:
+        dataset = load_dataset(folder, dataset_config)  # builds the cache once
+    if world > 1:
+        dist.barrier()
+    if rank != 0:
+        dataset = load_dataset(folder, dataset_config)
+    if dataset.image_size != learner.image_size:
+        raise DatasetError(dataset.cache_path, f"images are {dataset.image_size} px, the learner's image_size is "
+                                               f"{learner.image_size}")
+    if dataset.num_episodes < world:
+        raise DatasetError(folder, f"{dataset.num_episodes} episodes cannot be shared by {world} ranks")
+    identity = {"key": dataset.key, "folder": str(folder), "episodes": dataset.num_episodes, "steps": len(dataset)}
+
+    torch.manual_seed(learner.seed + rank)
+    data = Transitions(dataset.images, dataset.actions, dataset.episode, dataset.is_last)
+    shard = np.arange(dataset.num_episodes)[rank::world]
+    rng = np.random.default_rng([learner.seed, rank])
+    sampler = GoalSampler(data, learner, rng, episodes=shard)
+    objective = ActionableModelsObjective(make_q_network(learner), learner, device)
+    objective.generator.manual_seed(learner.seed * 1000 + rank)
+
+    start_step = _resume(run_dir, objective, learner, identity, sampler, rank)
+    if world > 1:
+        objective.distribute()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    logger = _Logger(run_dir) if rank == 0 else None
+    if rank == 0:
+        (run_dir / "config.json").write_text(json.dumps({"learner": asdict(learner), "train": asdict(schedule),
+                                                         "dataset": identity, "world_size": world}, indent=2))
+    step, metrics, started = start_step, {}, time.monotonic()
+    path = ckpt.latest_checkpoint(run_dir) if start_step else None
+    try:
+        while step < schedule.steps:
+            if should_stop is not None and should_stop():
+                if rank == 0 and step > start_step:
+                    path = _save(run_dir, objective, learner, identity, sampler, step)
+                break
+            batch = to_tensors(sampler.sample(learner.batch_size).arrays(data))
+            metrics = objective.update(batch)
+            step += 1
+            if rank != 0:
+                continue
+            if step % schedule.log_every == 0 or step == schedule.steps:
+                metrics["perf/samples_per_s"] = (step - start_step) * learner.batch_size * world / max(
+                    time.monotonic() - started, 1e-9)
+                logger.log(step, metrics)
+                if progress is not None:
+                    progress(step, schedule.steps, metrics)
+            if step % schedule.checkpoint_every == 0 or step == schedule.steps:
+                path = _save(run_dir, objective, learner, identity, sampler, step)
+                if on_checkpoint is not None:
+                    on_checkpoint(path, step)
+    except KeyboardInterrupt:
+        if rank == 0 and step > start_step:
+            _save(run_dir, objective, learner, identity, sampler, step)  # the next run resumes here
+        raise
+    finally:
+        if logger is not None:
+            logger.close()
+    if world > 1:
+        _check_replicas_in_sync(objective.q)
+    return TrainResult(run_dir, path, step, metrics, time.monotonic() - started, start_step)
+
+
+def _check_replicas_in_sync(q: torch.nn.Module) -> None:
+    """DistributedDataParallel keeps every rank's weights equal; check it rather than trust it."""
+    checksum = torch.stack([p.detach().double().sum() for p in q.parameters()]).sum().cpu().reshape(1)
+    gathered = [torch.zeros_like(checksum) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, checksum)
+    if any(not torch.equal(g, gathered[0]) for g in gathered):
+        raise RuntimeError(f"ranks ended with different weights (checksums {[g.item() for g in gathered]})")
+
+
+def _save(run_dir, objective, learner, identity, sampler, step) -> Path:
+    path = ckpt.save_checkpoint(run_dir, objective.q, learner, step, identity)
+    ckpt.save_train_state(run_dir, {
+        "step": step, "config": json.dumps(asdict(learner)), "dataset_key": identity["key"],
+        "q_target": objective.q_target.state_dict(), "optimizer": objective.optimizer.state_dict(),
+        "torch_generator": objective.generator.get_state(), "numpy_rng": json.dumps(sampler.rng.bit_generator.state)})
+    return path
+
+
+def _resume(run_dir, objective, learner, identity, sampler, rank) -> int:
+    state = ckpt.load_train_state(run_dir)
+    latest = ckpt.latest_checkpoint(run_dir)
+    if state is None or latest is None:
+        return 0
+    info = ckpt.read_info(latest)
+    differences = ckpt.config_differences(info.config, learner)
+    if differences:
+        raise ckpt.CheckpointError(f"{latest}: {run_dir} was trained with another configuration "
+                                   f"({'; '.join(differences)}); use a new run directory")
+    if state["dataset_key"] != identity["key"]:
+        raise ckpt.CheckpointError(f"{latest}: {run_dir} was trained on another dataset (cache key "
+                                   f"{state['dataset_key']} != {identity['key']}); use a new run directory")
+    ckpt.load_weights(latest, objective.q)
+    objective.q_target.load_state_dict(state["q_target"])
+    objective.optimizer.load_state_dict(state["optimizer"])
+    if rank == 0:
+        objective.generator.set_state(state["torch_generator"])
+        sampler.rng.bit_generator.state = json.loads(state["numpy_rng"])
+    return int(state["step"])

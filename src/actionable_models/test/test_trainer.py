@@ -1,0 +1,123 @@
+"""The training loop on small synthetic bags: checkpoints, exact resume, bad input, scale-out with torchrun."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from bagfactory import write_dataset, write_episode
+
+from actionable_models.data.dataset import DatasetConfig, DatasetError
+from actionable_models.errors import ConfigError
+from actionable_models.learning import checkpoint as ckpt
+from actionable_models.learning.config import LearnerConfig
+from actionable_models.learning.networks import make_q_network
+from actionable_models.learning.trainer import TrainConfig, train
+
+LEARNER = LearnerConfig(image_size=16, embed_dim=32, batch_size=8, cem_samples=16, cem_elites=4,
+                        negative_candidates=8)
+
+
+@pytest.fixture(scope="module")
+def bags(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bags")
+    write_dataset(root, episodes=4, frames=10, height=32, width=32)
+    return root
+
+
+def _train(bags, run_dir, cache, steps, learner=LEARNER, **kwargs):
+    return train(bags, run_dir, learner, TrainConfig(steps=steps, checkpoint_every=5, log_every=5),
+                 DatasetConfig(image_size=learner.image_size, cache_dir=cache), **kwargs)
+
+
+def test_checkpoint_describes_itself_and_round_trips_exactly(bags, tmp_path):
+    result = _train(bags, tmp_path / "run", tmp_path / "cache", 10)
+    assert result.step == 10 and result.checkpoint.name == "checkpoint-00000010.safetensors"
+    info = ckpt.read_info(result.checkpoint)
+    assert info.config == LEARNER and info.step == 10 and info.dataset["episodes"] == 4
+    q = make_q_network(info.config)  # rebuilt from the checkpoint alone
+    ckpt.load_weights(result.checkpoint, q)
+    saved = torch.load(tmp_path / "run" / ckpt.TRAIN_STATE, weights_only=True)
+    assert saved["step"] == 10
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [5, 10]
+    assert any((tmp_path / "run" / "tensorboard").iterdir())
+
+
+def test_interrupted_run_resumes_to_the_same_weights(bags, tmp_path):
+    straight = _train(bags, tmp_path / "straight", tmp_path / "cache", 12)
+    stops = iter([False] * 7 + [True])
+    first = _train(bags, tmp_path / "resumed", tmp_path / "cache", 12, should_stop=lambda: next(stops))
+    assert first.step == 7  # stopped by request, with a checkpoint of step 7
+    second = _train(bags, tmp_path / "resumed", tmp_path / "cache", 12)
+    assert second.resumed_from == 7 and second.step == 12
+    a, b = make_q_network(LEARNER), make_q_network(LEARNER)
+    ckpt.load_weights(straight.checkpoint, a)
+    ckpt.load_weights(second.checkpoint, b)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+
+
+def test_same_seed_same_weights_and_another_seed_differs(bags, tmp_path):
+    a = _train(bags, tmp_path / "a", tmp_path / "cache", 5)
+    b = _train(bags, tmp_path / "b", tmp_path / "cache", 5)
+    c = _train(bags, tmp_path / "c", tmp_path / "cache", 5, learner=LearnerConfig(**{**LEARNER.__dict__, "seed": 1}))
+    wa, wb, wc = (torch.load(tmp_path / d / ckpt.TRAIN_STATE, weights_only=True)["q_target"] for d in "abc")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+    assert a.checkpoint.name == b.checkpoint.name == c.checkpoint.name
+
+
+def test_empty_dataset_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="empty|no episode"):
+        _train(tmp_path / "empty", tmp_path / "run", tmp_path / "cache", 5)
+
+
+def test_image_size_mismatch_is_a_clear_error(bags, tmp_path):
+    with pytest.raises(ConfigError, match="dataset image size 32 does not match the learner's image_size 16"):
+        train(bags, tmp_path / "run", LEARNER, TrainConfig(steps=2), DatasetConfig(image_size=32))
+
+
+def test_checkpoint_from_another_configuration_is_refused(bags, tmp_path):
+    _train(bags, tmp_path / "run", tmp_path / "cache", 5)
+    other = LearnerConfig(**{**LEARNER.__dict__, "fusion": "early"})
+    with pytest.raises(ckpt.CheckpointError, match="another configuration.*fusion: 'late' != 'early'"):
+        _train(bags, tmp_path / "run", tmp_path / "cache", 10, learner=other)
+    wrong = make_q_network(other)
+    with pytest.raises(ckpt.CheckpointError, match="do not fit this network"):
+        ckpt.load_weights(ckpt.latest_checkpoint(tmp_path / "run"), wrong)
+    (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(ckpt.CheckpointError, match="junk.safetensors: not a readable"):
+        ckpt.read_info(tmp_path / "junk.safetensors")
+
+
+def test_nan_in_the_data_stops_training_with_a_clear_error(tmp_path):
+    root = tmp_path / "bags"
+    for i in range(2):
+        write_episode(root, i, frames=6, height=16, width=16,
+                      cmd_fn=lambda k: (np.array([np.nan, 0.1, 0.2]), 0.0, 0.0))
+    with pytest.raises(FloatingPointError, match="non-finite loss"):
+        _train(root, tmp_path / "run", tmp_path / "cache", 5)
+
+
+def test_torchrun_two_processes_train_in_sync(bags, tmp_path):
+    """DistributedDataParallel over gloo with two CPU ranks, each sampling its own shard of episodes."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    config = tmp_path / "train.yaml"
+    params = {"dataset": str(bags), "run_dir": str(tmp_path / "run"), "steps": 6, "checkpoint_every": 3,
+              "log_every": 3, "device": "cpu", **{k: getattr(LEARNER, k) for k in (
+                  "image_size", "embed_dim", "batch_size", "cem_samples", "cem_elites", "negative_candidates")}}
+    import yaml
+    config.write_text(yaml.safe_dump({"trainer": {"ros__parameters": params}}))
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "am_bringup.cli", "train",
+                             "--config", str(config)], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert run["world_size"] == 2
+    assert ckpt.read_info(ckpt.latest_checkpoint(tmp_path / "run")).step == 6
