@@ -140,3 +140,24 @@ def test_collect_records_seeded_episodes_deterministically(tmp_path):
         assert images_a == images_b
         assert commands_a == commands_b
     assert runs[0][0][0] != runs[0][1][0]  # seeds 7 and 8 are different scenes
+
+
+def test_launch_files_start_registered_nodes_with_their_configs():
+    """What can be checked without launch_ros: each launch file's nodes, executables and default config."""
+    import ast
+    import re
+
+    for launch in sorted((REPO / "launch").glob("*.launch.py")):
+        source = launch.read_text()
+        tree = ast.parse(source)
+        nodes = [{kw.arg: ast.literal_eval(kw.value) for kw in call.keywords if kw.arg in ("package", "executable",
+                                                                                         "name")}
+                 for call in ast.walk(tree) if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "Node"]
+        assert nodes, launch
+        config_name = re.search(r'"config", "(\w+\.yaml)"', source).group(1)
+        config_nodes = read_node_params(REPO / "config" / config_name)
+        assert {n["name"] for n in nodes} == set(config_nodes), launch
+        for node in nodes:
+            assert node["name"] in NODE_CLASSES
+            setup = (REPO / "src" / node["package"] / "setup.py").read_text()
+            assert f'"{node["executable"]} = ' in setup, (launch, node)

@@ -44,18 +44,21 @@ class LateFusionQ(nn.Module):
         d = config.embed_dim
         self.encoder = ImageEncoder(config.image_size, d)
         self.fuse = nn.Sequential(nn.Linear(3 * d, d), nn.ReLU(inplace=True))
-        self.head = nn.Sequential(nn.Linear(d + config.action_dim, d), nn.ReLU(inplace=True),
-                                  nn.Linear(d, d), nn.ReLU(inplace=True), nn.Linear(d, 1))
+        # The head's first layer on [embedding, action], split in two: the embedding's share is computed
+        # once per state (in embed), only the small action share once per scored action.
+        self.head_state = nn.Linear(d, d)
+        self.head_action = nn.Linear(config.action_dim, d, bias=False)
+        self.head = nn.Sequential(nn.ReLU(inplace=True), nn.Linear(d, d), nn.ReLU(inplace=True), nn.Linear(d, 1))
 
     def embed(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         """State-goal embedding (B, D): computed once, reused for every action scored."""
         z_obs, z_goal = self.encoder(obs), self.encoder(goal)
-        return self.fuse(torch.cat([z_obs, z_goal, z_obs * z_goal], dim=-1))
+        return self.head_state(self.fuse(torch.cat([z_obs, z_goal, z_obs * z_goal], dim=-1)))
 
     def score(self, embedding: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Logits (B, K) of actions (B, K, A) under embeddings (B, D)."""
-        z = embedding.unsqueeze(1).expand(-1, actions.shape[1], -1)  # (B, K, D)
-        return self.head(torch.cat([z, actions], dim=-1)).squeeze(-1)
+        hidden = embedding.unsqueeze(1) + self.head_action(actions)  # (B, K, D)
+        return self.head(hidden).squeeze(-1)
 
     def forward(self, obs: torch.Tensor, goal: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return self.score(self.embed(obs, goal), actions)

@@ -1,0 +1,98 @@
+"""Learner speed: training samples per second, late vs early fusion, and the time of one CEM decision.
+
+Same batch, negatives, CEM and image size for both fusions (random 64x64 images: speed does not depend
+on content). Targets on the 2-core development machine: late fusion at least 5x the early-fusion
+throughput; one CEM decision (3 iterations x 64 samples, 64x64 images) under 20 ms.
+
+    .venv/bin/python benchmarks/learner_speed.py [--updates 10] [--batch 64] [--device cpu|cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+
+from actionable_models.learning.cem import cem_maximize
+from actionable_models.learning.config import LearnerConfig
+from actionable_models.learning.networks import make_q_network
+from actionable_models.learning.objective import ActionableModelsObjective, to_tensors
+from actionable_models.learning.sampler import GoalSampler, Transitions
+
+
+def _transitions(size: int, episodes: int = 20, length: int = 30) -> Transitions:
+    rng = np.random.default_rng(0)
+    n = episodes * length
+    return Transitions(rng.integers(0, 255, (n, size, size, 3), dtype=np.uint8),
+                       rng.uniform(-1, 1, (n, 6)).astype(np.float32), np.repeat(np.arange(episodes), length),
+                       np.tile(np.r_[np.zeros(length - 1, bool), True], episodes))
+
+
+def training_rate(fusion: str, updates: int, batch: int, device: str) -> float:
+    config = LearnerConfig(fusion=fusion, batch_size=batch)
+    data = _transitions(config.image_size)
+    sampler = GoalSampler(data, config, np.random.default_rng(0))
+    objective = ActionableModelsObjective(make_q_network(config), config, device)
+    objective.update(to_tensors(sampler.sample(batch).arrays(data)))  # warm-up
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(updates):
+        objective.update(to_tensors(sampler.sample(batch).arrays(data)))
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return updates * batch / (time.perf_counter() - start)
+
+
+def cem_decision_ms(device: str, repeats: int = 50) -> tuple[float, float]:
+    """Median and 95th percentile of one policy decision: embed camera + goal once, CEM 3 x 64."""
+    config = LearnerConfig()
+    q = make_q_network(config).to(device).eval()
+    obs = torch.randint(0, 255, (1, 3, 64, 64), dtype=torch.uint8, device=device)
+    goal = torch.randint(0, 255, (1, 3, 64, 64), dtype=torch.uint8, device=device)
+    generator = torch.Generator().manual_seed(0)
+    times = []
+    with torch.inference_mode():
+        for i in range(repeats + 5):
+            start = time.perf_counter()
+            embedding = q.embed(obs, goal)
+            cem_maximize(lambda a: q.score(embedding, a), 1, config.action_dim, config.cem_iterations,
+                         config.cem_samples, config.cem_elites, generator=generator, device=device)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            if i >= 5:
+                times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times)), float(np.percentile(times, 95))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--updates", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads for training")
+    parser.add_argument("--decision-threads", type=int, default=1,
+                        help="torch threads for the CEM decision (a policy shares its process with ROS callbacks; "
+                             "on 2 cores one thread avoids OpenMP spinning against them)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads), device {args.device}")
+    late = training_rate("late", args.updates, args.batch, args.device)
+    early = training_rate("early", max(2, args.updates // 5), args.batch, args.device)
+    print(f"training, batch {args.batch}, 4 negatives, CEM 3x64 targets, 64x64 images:")
+    print(f"  late fusion  {late:8.1f} samples/s")
+    print(f"  early fusion {early:8.1f} samples/s")
+    print(f"  late / early {late / early:8.1f}x   (target >= 5x)")
+    torch.set_num_threads(args.decision_threads)
+    median, p95 = cem_decision_ms(args.device)
+    print(f"one CEM decision (3 iterations x 64 samples, 64x64, {args.decision_threads} thread(s)): median "
+          f"{median:.1f} ms, 95th percentile {p95:.1f} ms   (target < 20 ms)")
+
+
+if __name__ == "__main__":
+    main()
