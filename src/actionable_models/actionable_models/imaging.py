@@ -48,3 +48,13 @@ def rgb_to_image_fields(rgb: np.ndarray) -> dict:
     height, width, _ = rgb.shape
     return {"encoding": "rgb8", "height": height, "width": width, "step": 3 * width, "is_bigendian": 0,
             "data": rgb.tobytes()}
+
+
+def resize_for_learning(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The one way camera frames become learner input, for the dataset and the policy alike: a square
+    ``size`` x ``size`` image by area averaging (no crop; the cell's camera is square)."""
+    if rgb.shape[0] == size and rgb.shape[1] == size:
+        return rgb
+    import cv2  # here, not at import: loading a cached dataset should not pay for OpenCV
+
+    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)

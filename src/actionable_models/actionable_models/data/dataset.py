@@ -45,7 +45,7 @@ from actionable_models.actions import ACTION_DIM, ActionSpec
 from actionable_models.data import keys
 from actionable_models.errors import ActionableModelsError, ConfigError
 from actionable_models.geometry import yaw_from_quat
-from actionable_models.imaging import ImageEncodingError, image_to_rgb
+from actionable_models.imaging import ImageEncodingError, image_to_rgb, resize_for_learning
 
 BUILDER_VERSION = 2  # bump when the arrays a bag turns into change: old caches then stop matching
 MANIFEST = "manifest.json"
@@ -527,14 +527,6 @@ def episode_arrays(path: Path, s: EpisodeStreams, a: Alignment, spec: ActionSpec
 # Building and loading
 
 
-def _resize(rgb: np.ndarray, size: int) -> np.ndarray:
-    if rgb.shape[0] == size and rgb.shape[1] == size:
-        return rgb
-    import cv2  # here, not at import: loading a cached dataset should not pay for OpenCV
-
-    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
-
-
 def _write_episode(header: BagHeader, arrays: dict[str, np.ndarray], offset: int, index: int,
                    config: DatasetConfig) -> int:
     """Write one episode's steps at ``offset``; returns the number of steps."""
@@ -548,7 +540,7 @@ def _write_episode(header: BagHeader, arrays: dict[str, np.ndarray], offset: int
             rgb = image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data, msg.is_bigendian)
         except ImageEncodingError as exc:
             raise DatasetError(path, f"camera frame stamped {_stamp_ns(msg.header)} ns: {exc}") from exc
-        images[offset + i] = _resize(rgb, config.image_size)
+        images[offset + i] = resize_for_learning(rgb, config.image_size)
 
     streams = read_streams(header, on_frame)
     if not streams.frame_stamp:
