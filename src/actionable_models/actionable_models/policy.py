@@ -1,0 +1,168 @@
+"""The deployable policy: argmax_a Q(s, a, g) by CEM from a checkpoint, with the safety rules of a node.
+
+``GoalReachingPolicy`` rebuilds the Q-network from a checkpoint file alone, preprocesses camera and goal
+images exactly as the dataset did (imaging.resize_for_learning), and turns the chosen normalised action
+into an absolute Cartesian target from the measured pose: the step limited to ``max_step_m``, clamped
+to the workspace box. ``SafetyMonitor`` says when to hold instead (stale camera or goal, bad pose).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from actionable_models.actions import ActionSpec
+from actionable_models.errors import ConfigError
+from actionable_models.imaging import resize_for_learning
+from actionable_models.learning import checkpoint as ckpt
+from actionable_models.learning.cem import cem_maximize
+from actionable_models.learning.networks import make_q_network
+
+
+@dataclass
+class PolicyConfig:
+    """How the policy decides and when it holds still."""
+
+    max_step_m: float = 0.05
+    """Largest Cartesian step commanded per decision, metres."""
+    workspace_min: tuple[float, float, float] = (0.25, -0.30, 0.005)
+    """Lower corner of the box every target is clamped to (the cell's default workspace)."""
+    workspace_max: tuple[float, float, float] = (0.65, 0.30, 0.35)
+    """Upper corner of the workspace box."""
+    stale_after_s: float = 1.0
+    """A camera frame or goal older than this makes the policy hold position."""
+    reached_q: float = 0.95
+    """Q of the best action at or above which the goal counts as reached (the policy stops)."""
+    use_terminate: bool = True
+    """Stop when the terminate component of the best action wins (> 0)."""
+    cem_iterations: int = 0
+    """CEM iterations per decision; 0 takes the checkpoint's."""
+    cem_samples: int = 0
+    """CEM samples per iteration; 0 takes the checkpoint's."""
+    torch_threads: int = 1
+    """Torch threads for decisions: one avoids OpenMP threads spinning against ROS callbacks on few cores."""
+    seed: int = 0
+    """Seed of the CEM sampling."""
+
+    def __post_init__(self) -> None:
+        if not self.max_step_m > 0:
+            raise ConfigError(f"max_step_m must be positive, got {self.max_step_m!r}")
+        self.workspace_min = tuple(float(v) for v in self.workspace_min)
+        self.workspace_max = tuple(float(v) for v in self.workspace_max)
+        if len(self.workspace_min) != 3 or any(lo >= hi for lo, hi in zip(self.workspace_min, self.workspace_max)):
+            raise ConfigError(f"workspace_min {self.workspace_min} must be three values below workspace_max "
+                              f"{self.workspace_max}")
+        if not self.stale_after_s > 0:
+            raise ConfigError(f"stale_after_s must be positive, got {self.stale_after_s!r}")
+        if not 0 < self.reached_q <= 1:
+            raise ConfigError(f"reached_q must be in (0, 1], got {self.reached_q!r}")
+        for name in ("cem_iterations", "cem_samples"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0 (0: the checkpoint's), got {getattr(self, name)!r}")
+        if self.torch_threads < 1:
+            raise ConfigError(f"torch_threads must be at least 1, got {self.torch_threads!r}")
+
+
+@dataclass
+class Decision:
+    """One decision: the normalised action, its Q and the command it becomes."""
+
+    action: np.ndarray  # (6,) normalised
+    q: float
+    target_pos: np.ndarray  # (3,) clamped, step-limited
+    target_yaw: float
+    gripper: float  # 0 open .. 1 closed
+    terminate: bool
+    reached: bool
+
+
+class GoalReachingPolicy:
+    """argmax_a Q(s, a, g) over a checkpoint's network."""
+
+    def __init__(self, checkpoint: Path | str, config: PolicyConfig | None = None,
+                 device: torch.device | str = "cpu") -> None:
+        self.config = config or PolicyConfig()
+        self.device = torch.device(device)
+        torch.set_num_threads(self.config.torch_threads)
+        self.generator = torch.Generator().manual_seed(self.config.seed)
+        self.goal: torch.Tensor | None = None
+        self.load(checkpoint)
+
+    def load(self, checkpoint: Path | str) -> None:
+        """(Re)load the network from a checkpoint file or a run directory (its latest checkpoint)."""
+        path = Path(checkpoint)
+        if path.is_dir():
+            latest = ckpt.latest_checkpoint(path)
+            if latest is None:
+                raise ckpt.CheckpointError(f"{path}: run directory holds no checkpoint (no {ckpt.LATEST})")
+            path = latest
+        info = ckpt.read_info(path)
+        if info.config.action_dim != 6:
+            raise ckpt.CheckpointError(f"{path}: action_dim {info.config.action_dim}; the arm's action space has 6")
+        q = make_q_network(info.config)
+        ckpt.load_weights(path, q)
+        self.q = q.to(self.device).eval()
+        self.info = info
+        self.learner = info.config
+        self.spec = ActionSpec(max_translation_m=self.config.max_step_m)
+
+    @property
+    def image_size(self) -> int:
+        """Side of the images the network reads."""
+        return self.learner.image_size
+
+    def _tensor(self, rgb: np.ndarray) -> torch.Tensor:
+        image = resize_for_learning(np.asarray(rgb, dtype=np.uint8), self.image_size)
+        return torch.as_tensor(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0).to(self.device)
+
+    def set_goal(self, goal_rgb: np.ndarray) -> None:
+        """The goal image (H, W, 3) RGB uint8, any size (resized as the dataset does)."""
+        self.goal = self._tensor(goal_rgb)
+
+    @torch.inference_mode()
+    def decide(self, obs_rgb: np.ndarray, ee_pos: np.ndarray, ee_yaw: float) -> Decision:
+        """The best action for the camera image and measured pose, and the command it becomes."""
+        if self.goal is None:
+            raise RuntimeError("no goal image set")
+        ee_pos = np.asarray(ee_pos, dtype=float)
+        if not (np.all(np.isfinite(ee_pos)) and math.isfinite(ee_yaw)):
+            raise ValueError(f"measured pose is not finite: {ee_pos.tolist()}, yaw {ee_yaw}")
+        c, lc = self.config, self.learner
+        embedding = self.q.embed(self._tensor(obs_rgb), self.goal)
+        action, logit = cem_maximize(lambda a: self.q.score(embedding, a), 1, lc.action_dim,
+                                     c.cem_iterations or lc.cem_iterations, c.cem_samples or lc.cem_samples,
+                                     min(lc.cem_elites, c.cem_samples or lc.cem_samples),
+                                     generator=self.generator, device=self.device)
+        action = action[0].cpu().numpy()
+        q = float(torch.sigmoid(logit[0]))
+        pos, yaw, gripper, terminate = self.spec.to_command(action, ee_pos, ee_yaw)
+        step = pos - ee_pos
+        length = float(np.linalg.norm(step))
+        if length > c.max_step_m:
+            pos = ee_pos + step * (c.max_step_m / length)
+        pos = np.clip(pos, c.workspace_min, c.workspace_max)
+        terminate = terminate and c.use_terminate
+        return Decision(action, q, pos, yaw, gripper, terminate, reached=q >= c.reached_q or terminate)
+
+
+class SafetyMonitor:
+    """When a policy must hold position rather than act: stale or missing inputs."""
+
+    def __init__(self, stale_after_s: float) -> None:
+        self.stale_after_s = stale_after_s
+
+    def hold_reason(self, now_s: float, camera_s: float | None, goal_s: float | None,
+                    pose_s: float | None) -> str | None:
+        """Why to hold (None: act). Times are receive times in seconds on one clock."""
+        for name, stamp in (("camera image", camera_s), ("goal image", goal_s), ("end-effector pose", pose_s)):
+            if stamp is None:
+                return f"no {name} received yet"
+        if now_s - camera_s > self.stale_after_s:
+            return f"camera image is stale ({now_s - camera_s:.2f} s old > {self.stale_after_s} s)"
+        if now_s - pose_s > self.stale_after_s:
+            return f"end-effector pose is stale ({now_s - pose_s:.2f} s old > {self.stale_after_s} s)"
+        return None
