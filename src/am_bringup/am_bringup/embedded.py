@@ -36,6 +36,7 @@ NODE_CLASSES = {
     "play_collector": "am_sim.play_collector:PlayCollectorNode",
     "recorder": "am_dataset_recorder.recorder_node:RecorderNode",
     "trainer": "am_trainer.trainer_node:TrainerNode",
+    "policy": "am_policy_node.policy_node:PolicyNode",
 }
 
 

@@ -1,0 +1,1 @@
+"""The goal-reaching policy node."""

@@ -1,0 +1,168 @@
+"""The policy node: reach the goal image with argmax_a Q(s, a, g), as Cartesian commands.
+
+Subscribes /camera/image_raw (sensor-data QoS), /am/goal_image (reliable, transient local: a goal
+published before the node starts still counts), /arm/ee_pose and /am/checkpoint (reloads the network when
+a trainer announces a new checkpoint). Decides at ``control_rate_hz`` (``trigger: timer``) or on every
+new camera frame (``trigger: observation``, for a lock-step sim), publishing /arm/gripper_cmd then
+/arm/cartesian_cmd stamped with the camera frame it answers, and its state on /am/policy_status (JSON:
+state acting | holding | reached, q, reason). Safety: holds (commands nothing) while the camera or pose
+is stale or missing or no goal is set; every target is step-limited and clamped to the workspace;
+non-finite inputs are rejected with a logged error. Stops commanding when the goal is judged reached
+(Q >= reached_q or terminate) until a new goal arrives.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseStamped
+from rclpy.clock import Clock, ClockType
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float64, String
+
+from actionable_models.data import keys
+from actionable_models.errors import ActionableModelsError
+from actionable_models.geometry import yaw_from_quat
+from actionable_models.imaging import image_to_rgb
+from actionable_models.policy import GoalReachingPolicy, PolicyConfig, SafetyMonitor
+from am_common.messages import LATCHED, pose_command
+from am_common.params import declare_config, read_config
+
+TRIGGERS = ("timer", "observation")
+
+
+class PolicyNode(Node):
+    """Camera + goal image in, Cartesian commands out."""
+
+    def __init__(self, node_name: str = "policy", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        self.declare_parameter("checkpoint", "")
+        self.declare_parameter("control_rate_hz", 10.0)
+        self.declare_parameter("trigger", "timer")
+        self.declare_parameter("frame_id", "base_link")
+        declare_config(self, PolicyConfig)
+        self.config = read_config(self, PolicyConfig)
+        checkpoint = self.get_parameter("checkpoint").value
+        self.trigger = self.get_parameter("trigger").value
+        if self.trigger not in TRIGGERS:
+            raise ValueError(f"parameter trigger must be one of {TRIGGERS}, got {self.trigger!r}")
+        if not checkpoint:
+            raise ValueError("parameter checkpoint is empty: give a checkpoint file or a run directory "
+                             "(am train --out DIR)")
+        self.policy = GoalReachingPolicy(checkpoint, self.config)  # CheckpointError names a bad file
+        self.frame_id = self.get_parameter("frame_id").value
+        self.safety = SafetyMonitor(self.config.stale_after_s)
+        self.camera: tuple[np.ndarray, object, float] | None = None  # rgb, header stamp, receive time
+        self.pose: tuple[np.ndarray, float, float] | None = None  # position, yaw, receive time
+        self.goal_time: float | None = None
+        self.reached = False
+        self.decisions = 0
+        self._last_answered = None
+        self._last_reason = None
+
+        self.pose_pub = self.create_publisher(PoseStamped, keys.POSE_CMD, 10)
+        self.gripper_pub = self.create_publisher(Float64, keys.GRIPPER_CMD, 10)
+        self.status_pub = self.create_publisher(String, "/am/policy_status", 10)
+        self.create_subscription(Image, keys.IMAGE, self._on_camera, qos_profile_sensor_data)
+        self.create_subscription(PoseStamped, keys.EE_POSE, self._on_pose, 10)
+        self.create_subscription(Image, "/am/goal_image", self._on_goal, LATCHED)
+        self.create_subscription(String, "/am/checkpoint", self._on_checkpoint, LATCHED)
+        if self.trigger == "timer":
+            period = 1.0 / float(self.get_parameter("control_rate_hz").value)
+            self.create_timer(period, self._step, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.get_logger().info(f"policy ready: {self.policy.info.path} (step {self.policy.info.step}, "
+                               f"{self.policy.image_size} px), trigger {self.trigger}")
+
+    # ----------------------------------------------------------------------------------------- inputs
+    def _rgb(self, msg: Image, what: str) -> np.ndarray | None:
+        try:
+            return image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data)
+        except ActionableModelsError as exc:
+            self.get_logger().error(f"ignored {what}: {exc}")
+            return None
+
+    def _on_camera(self, msg: Image) -> None:
+        rgb = self._rgb(msg, "camera image")
+        if rgb is not None:
+            self.camera = (rgb, msg.header.stamp, time.monotonic())
+            if self.trigger == "observation":
+                self._step()
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        p, q = msg.pose.position, msg.pose.orientation
+        pos = np.array([p.x, p.y, p.z])
+        quat = np.array([q.w, q.x, q.y, q.z])
+        if not (np.all(np.isfinite(pos)) and np.all(np.isfinite(quat))):
+            self.get_logger().error(f"ignored end-effector pose with non-finite values {pos.tolist()}")
+            return
+        self.pose = (pos, yaw_from_quat(quat), time.monotonic())
+
+    def _on_goal(self, msg: Image) -> None:
+        rgb = self._rgb(msg, "goal image")
+        if rgb is not None:
+            self.policy.set_goal(rgb)
+            self.goal_time = time.monotonic()
+            self.reached = False
+            self.get_logger().info(f"new goal image {msg.width}x{msg.height}")
+
+    def _on_checkpoint(self, msg: String) -> None:
+        if str(self.policy.info.path) == msg.data:
+            return
+        try:
+            self.policy.load(msg.data)
+        except ActionableModelsError as exc:
+            self.get_logger().error(f"kept the current network: {exc}")
+            return
+        self.get_logger().info(f"reloaded {msg.data} (step {self.policy.info.step})")
+
+    # --------------------------------------------------------------------------------------- deciding
+    def _status(self, state: str, **fields) -> None:
+        self.status_pub.publish(String(data=json.dumps({"state": state, "decisions": self.decisions, **fields})))
+
+    def _step(self) -> None:
+        now = time.monotonic()
+        reason = self.safety.hold_reason(now, self.camera[2] if self.camera else None, self.goal_time,
+                                         self.pose[2] if self.pose else None)
+        if reason is not None:
+            if reason != self._last_reason:
+                self.get_logger().warning(f"holding: {reason}")
+            self._last_reason = reason
+            self._status("holding", reason=reason)
+            return
+        self._last_reason = None
+        if self.reached:
+            self._status("reached")
+            return
+        rgb, stamp, _ = self.camera
+        if self.trigger == "observation" and stamp == self._last_answered:
+            return
+        pos, yaw, _ = self.pose
+        decision = self.policy.decide(rgb, pos, yaw)
+        self.decisions += 1
+        self._last_answered = stamp
+        if decision.reached:
+            self.reached = True
+            self._status("reached", q=decision.q, terminate=decision.terminate)
+            self.get_logger().info(f"goal judged reached (q {decision.q:.3f}); holding until a new goal")
+            return
+        self.gripper_pub.publish(Float64(data=decision.gripper))
+        self.pose_pub.publish(pose_command(decision.target_pos, decision.target_yaw, self.frame_id, stamp))
+        self._status("acting", q=decision.q, target=[round(float(v), 4) for v in decision.target_pos],
+                     gripper=round(decision.gripper, 3))
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``ros2 run am_policy_node policy_node``."""
+    rclpy.init(args=args)
+    try:
+        rclpy.spin(PolicyNode())
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        rclpy.try_shutdown()
