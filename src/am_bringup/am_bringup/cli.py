@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -172,6 +173,90 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def goal_image(args: argparse.Namespace):
+    """The goal image (H, W, 3) RGB uint8 the `am goal` options ask for, and a description of it."""
+    import numpy as np
+
+    if args.png:
+        import cv2
+
+        bgr = cv2.imread(args.png, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ConfigFileError(f"{args.png}: not a readable image file")
+        return np.ascontiguousarray(bgr[:, :, ::-1]), f"image file {args.png}"
+    if args.bag:
+        from actionable_models.data.dataset import DatasetError, read_header, read_streams
+        from actionable_models.imaging import image_to_rgb
+
+        frames = []
+        try:
+            read_streams(read_header(Path(args.bag)), on_frame=lambda i, msg: frames.append(msg))
+        except DatasetError as exc:
+            raise ConfigFileError(str(exc)) from exc
+        if not frames:
+            raise ConfigFileError(f"{args.bag}: no camera frames")
+        msg = frames[args.frame]
+        return image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data), \
+            f"frame {args.frame} of {args.bag}"
+    from actionable_models.sim.cell import Cell
+    from actionable_models.sim.config import CellConfig
+    from actionable_models.sim.goals import generate_goal
+
+    cell = Cell(CellConfig(image_width=args.size, image_height=args.size, layout=args.layout))
+    try:
+        goal = generate_goal(cell, args.task, args.seed, args.layout)
+    finally:
+        cell.close()
+    spec = goal.spec
+    where = f" at ({spec.target_xy[0]:.2f}, {spec.target_xy[1]:.2f})" if spec.target_xy else ""
+    return goal.image, f"{spec.task} of {spec.object}{where}, seed {spec.seed}, layout {spec.layout}"
+
+
+def _cmd_goal(args: argparse.Namespace) -> int:
+    import time
+
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image
+
+    from actionable_models.imaging import rgb_to_image_fields
+    from am_common.messages import LATCHED
+
+    if sum(bool(x) for x in (args.png, args.bag, args.task)) != 1:
+        raise ConfigFileError("give exactly one goal source: --png FILE, --bag EPISODE_DIR [--frame N] or "
+                              "--task TASK [--seed S]")
+    rgb, what = goal_image(args)
+    if args.save:
+        import cv2
+
+        cv2.imwrite(args.save, rgb[:, :, ::-1].copy())
+    context = Context()
+    rclpy.init(context=context)
+    node = Node("am_goal", context=context, start_parameter_services=False)
+    publisher = node.create_publisher(Image, "/am/goal_image", LATCHED)
+    message = Image(**rgb_to_image_fields(rgb))
+    message.header.stamp = node.get_clock().now().to_msg()
+    message.header.frame_id = "goal"
+    publisher.publish(message)
+    print(f"[am] published goal image {rgb.shape[1]}x{rgb.shape[0]} ({what}) on /am/goal_image (latched); "
+          f"serving it for {args.seconds:g} s", flush=True)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    end = time.monotonic() + args.seconds
+    try:
+        while time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``am`` command."""
     parser = argparse.ArgumentParser(prog="am", description="Actionable Models for ROS 2")
@@ -211,6 +296,19 @@ def main(argv: list[str] | None = None) -> int:
     tr_p.add_argument("--set", action="append", default=[], metavar="trainer.PARAM=VALUE",
                       help="override one trainer parameter (repeatable), e.g. trainer.fusion=early")
     tr_p.set_defaults(func=_cmd_train)
+    goal_p = sub.add_parser("goal", help="publish a goal image on /am/goal_image (latched) for a policy")
+    goal_p.add_argument("--png", default=None, help="goal from an image file")
+    goal_p.add_argument("--bag", default=None, help="goal from a recorded episode bag directory ...")
+    goal_p.add_argument("--frame", type=int, default=-1, help="... its camera frame N (default: the last)")
+    goal_p.add_argument("--task", default=None, choices=("instance_grasping", "rearrangement", "container_placing"),
+                        help="goal rendered in the sim cell by driving the scene into the task's goal state")
+    goal_p.add_argument("--seed", type=int, default=0, help="scene seed for --task")
+    goal_p.add_argument("--layout", default="default", help="scene layout for --task")
+    goal_p.add_argument("--size", type=int, default=128, help="rendered size for --task (pixels)")
+    goal_p.add_argument("--save", default=None, help="also save the goal image as this PNG file")
+    goal_p.add_argument("--seconds", type=float, default=10.0,
+                        help="keep serving the latched goal this long (late subscribers still get it)")
+    goal_p.set_defaults(func=_cmd_goal)
     cfg_p = sub.add_parser("configs", help="list the configurations `am run` knows")
     cfg_p.set_defaults(func=lambda _args: print("\n".join(available_configs())) or 0)
     args = parser.parse_args(argv)

@@ -161,3 +161,42 @@ def test_launch_files_start_registered_nodes_with_their_configs():
             assert node["name"] in NODE_CLASSES
             setup = (REPO / "src" / node["package"] / "setup.py").read_text()
             assert f'"{node["executable"]} = ' in setup, (launch, node)
+
+
+@pytest.mark.ros
+def test_goal_command_serves_a_latched_goal_to_late_subscribers(tmp_path):
+    import time
+
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image
+
+    from am_common.messages import LATCHED
+
+    proc = subprocess.Popen([*AM, "goal", "--task", "rearrangement", "--seed", "5", "--size", "64", "--save",
+                             str(tmp_path / "goal.png"), "--seconds", "20"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
+    context = Context()
+    rclpy.init(context=context)
+    node = Node("late_subscriber", context=context, start_parameter_services=False)
+    received = []
+    try:
+        assert "published goal image 64x64 (rearrangement of" in proc.stdout.readline()
+        time.sleep(0.5)  # subscribe only after the goal went out
+        node.create_subscription(Image, "/am/goal_image", received.append, LATCHED)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        deadline = time.monotonic() + 15
+        while not received and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.1)
+        executor.shutdown()
+    finally:
+        proc.kill()
+        proc.wait()
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+    assert received and received[0].width == 64 and received[0].encoding == "rgb8"
+    saved = cv2.imread(str(tmp_path / "goal.png"))[:, :, ::-1]
+    assert np.array_equal(np.frombuffer(bytes(received[0].data), np.uint8).reshape(64, 64, 3), saved)
