@@ -156,7 +156,7 @@ def test_launch_files_start_registered_nodes_with_their_configs():
         assert nodes, launch
         config_name = re.search(r'"config", "(\w+\.yaml)"', source).group(1)
         config_nodes = read_node_params(REPO / "config" / config_name)
-        assert {n["name"] for n in nodes} == set(config_nodes), launch
+        assert set(config_nodes) <= {n["name"] for n in nodes}, launch  # conditional extras allowed
         for node in nodes:
             assert node["name"] in NODE_CLASSES
             setup = (REPO / "src" / node["package"] / "setup.py").read_text()
@@ -200,3 +200,24 @@ def test_goal_command_serves_a_latched_goal_to_late_subscribers(tmp_path):
     assert received and received[0].width == 64 and received[0].encoding == "rgb8"
     saved = cv2.imread(str(tmp_path / "goal.png"))[:, :, ::-1]
     assert np.array_equal(np.frombuffer(bytes(received[0].data), np.uint8).reshape(64, 64, 3), saved)
+
+
+def test_colcon_build_installs_launch_and_config_where_ros2_launch_looks(tmp_path):
+    colcon = Path(sys.executable).with_name("colcon")
+    if not colcon.exists():
+        pytest.skip("colcon is not installed (pip install -r requirements-dev.txt)")
+    result = subprocess.run([str(colcon), "--log-base", str(tmp_path / "log"), "build", "--base-paths",
+                             str(REPO / "src"), "--build-base", str(tmp_path / "build"), "--install-base",
+                             str(tmp_path / "install")], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    share = tmp_path / "install" / "am_bringup" / "share" / "am_bringup"
+    for launch in (REPO / "launch").glob("*.launch.py"):
+        assert (share / "launch" / launch.name).read_text() == launch.read_text()
+    for config in (REPO / "config").glob("*.yaml"):
+        assert (share / "config" / config.name).is_file()
+    assert (share / "launch" / "reach_goal.launch.py").is_file()
+    for package, executable in (("am_sim", "sim_node"), ("am_policy_node", "policy_node"),
+                                ("am_dataset_recorder", "recorder_node"), ("am_trainer", "trainer_node")):
+        assert (tmp_path / "install" / package / "lib" / package / executable).is_file()
+    index = tmp_path / "install" / "am_bringup" / "share" / "ament_index" / "resource_index" / "packages"
+    assert (index / "am_bringup").is_file()

@@ -29,7 +29,7 @@ from std_msgs.msg import Float64, String
 from actionable_models.data import keys
 from actionable_models.errors import ActionableModelsError
 from actionable_models.geometry import yaw_from_quat
-from actionable_models.imaging import image_to_rgb
+from actionable_models.imaging import image_to_rgb, rgb_to_image_fields
 from actionable_models.policy import GoalReachingPolicy, PolicyConfig, SafetyMonitor
 from am_common.messages import LATCHED, pose_command
 from am_common.params import declare_config, read_config
@@ -46,6 +46,7 @@ class PolicyNode(Node):
         self.declare_parameter("control_rate_hz", 10.0)
         self.declare_parameter("trigger", "timer")
         self.declare_parameter("frame_id", "base_link")
+        self.declare_parameter("goal_image_file", "")
         declare_config(self, PolicyConfig)
         self.config = read_config(self, PolicyConfig)
         checkpoint = self.get_parameter("checkpoint").value
@@ -73,6 +74,9 @@ class PolicyNode(Node):
         self.create_subscription(PoseStamped, keys.EE_POSE, self._on_pose, 10)
         self.create_subscription(Image, "/am/goal_image", self._on_goal, LATCHED)
         self.create_subscription(String, "/am/checkpoint", self._on_checkpoint, LATCHED)
+        goal_file = self.get_parameter("goal_image_file").value
+        if goal_file:
+            self._use_goal_file(goal_file)
         if self.trigger == "timer":
             period = 1.0 / float(self.get_parameter("control_rate_hz").value)
             self.create_timer(period, self._step, clock=Clock(clock_type=ClockType.STEADY_TIME))
@@ -109,7 +113,22 @@ class PolicyNode(Node):
             self.policy.set_goal(rgb)
             self.goal_time = time.monotonic()
             self.reached = False
+            self._last_answered = None  # the current frame may be answered again, toward the new goal
             self.get_logger().info(f"new goal image {msg.width}x{msg.height}")
+            if self.trigger == "observation":
+                self._step()
+
+    def _use_goal_file(self, path: str) -> None:
+        import cv2
+
+        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f"parameter goal_image_file: {path} is not a readable image file")
+        rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+        goal_pub = self.create_publisher(Image, "/am/goal_image", LATCHED)
+        message = Image(**rgb_to_image_fields(rgb))
+        message.header.stamp, message.header.frame_id = self.get_clock().now().to_msg(), "goal"
+        goal_pub.publish(message)  # latched: our own subscription and everyone else get it
 
     def _on_checkpoint(self, msg: String) -> None:
         if str(self.policy.info.path) == msg.data:
