@@ -21,6 +21,7 @@ setup(
             "sim_node = am_sim.sim_node:main",
             "pick_place_demo = am_sim.pick_place_demo:main",
             "play_collector = am_sim.play_collector:main",
+            "goal_evaluator = am_sim.goal_evaluator:main",
         ],
     },
 )

@@ -33,6 +33,8 @@ class PolicyConfig:
     """Lower corner of the box every target is clamped to (the cell's default workspace)."""
     workspace_max: tuple[float, float, float] = (0.65, 0.30, 0.35)
     """Upper corner of the workspace box."""
+    yaw_limits: tuple[float, float] = (-math.pi / 2, math.pi / 2)
+    """Range every commanded yaw is clamped to (the cell's default)."""
     stale_after_s: float = 1.0
     """A camera frame or goal older than this makes the policy hold position."""
     reached_q: float = 0.95
@@ -56,6 +58,9 @@ class PolicyConfig:
         if len(self.workspace_min) != 3 or any(lo >= hi for lo, hi in zip(self.workspace_min, self.workspace_max)):
             raise ConfigError(f"workspace_min {self.workspace_min} must be three values below workspace_max "
                               f"{self.workspace_max}")
+        self.yaw_limits = tuple(float(v) for v in self.yaw_limits)
+        if len(self.yaw_limits) != 2 or not self.yaw_limits[0] < self.yaw_limits[1]:
+            raise ConfigError(f"yaw_limits must be an increasing pair, got {self.yaw_limits!r}")
         if not self.stale_after_s > 0:
             raise ConfigError(f"stale_after_s must be positive, got {self.stale_after_s!r}")
         if not 0 < self.reached_q <= 1:
@@ -145,6 +150,7 @@ class GoalReachingPolicy:
         if length > c.max_step_m:
             pos = ee_pos + step * (c.max_step_m / length)
         pos = np.clip(pos, c.workspace_min, c.workspace_max)
+        yaw = min(max(yaw, c.yaw_limits[0]), c.yaw_limits[1])
         terminate = terminate and c.use_terminate
         return Decision(action, q, pos, yaw, gripper, terminate, reached=q >= c.reached_q or terminate)
 

@@ -27,6 +27,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 
+from actionable_models.errors import ActionableModelsError
 from am_bringup.configs import ConfigFileError, read_node_params
 
 # node name in config YAML -> "module:Class"
@@ -37,6 +38,7 @@ NODE_CLASSES = {
     "recorder": "am_dataset_recorder.recorder_node:RecorderNode",
     "trainer": "am_trainer.trainer_node:TrainerNode",
     "policy": "am_policy_node.policy_node:PolicyNode",
+    "goal_evaluator": "am_sim.goal_evaluator:GoalEvaluatorNode",
 }
 
 
@@ -75,7 +77,7 @@ def start_nodes(config: Path, context: Context, overrides: dict[str, dict[str, A
             cls = node_class(name)
             try:
                 nodes.append(cls(node_name=name, context=context, parameter_overrides=params))
-            except (ValueError, KeyError) as exc:  # bad parameter values, unknown layout/task names
+            except (ValueError, KeyError, ActionableModelsError) as exc:  # bad parameters, names, checkpoints
                 raise ConfigFileError(f"node {name} ({config}): {exc}") from exc
     except Exception:
         for node in nodes:

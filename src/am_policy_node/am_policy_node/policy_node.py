@@ -61,6 +61,7 @@ class PolicyNode(Node):
         self.safety = SafetyMonitor(self.config.stale_after_s)
         self.camera: tuple[np.ndarray, object, float] | None = None  # rgb, header stamp, receive time
         self.pose: tuple[np.ndarray, float, float] | None = None  # position, yaw, receive time
+        self.pose_stamp = None
         self.goal_time: float | None = None
         self.reached = False
         self.decisions = 0
@@ -95,8 +96,7 @@ class PolicyNode(Node):
         rgb = self._rgb(msg, "camera image")
         if rgb is not None:
             self.camera = (rgb, msg.header.stamp, time.monotonic())
-            if self.trigger == "observation":
-                self._step()
+            self._step_on_observation()
 
     def _on_pose(self, msg: PoseStamped) -> None:
         p, q = msg.pose.position, msg.pose.orientation
@@ -106,6 +106,16 @@ class PolicyNode(Node):
             self.get_logger().error(f"ignored end-effector pose with non-finite values {pos.tolist()}")
             return
         self.pose = (pos, yaw_from_quat(quat), time.monotonic())
+        self.pose_stamp = msg.header.stamp
+        self._step_on_observation()
+
+    def _step_on_observation(self) -> None:
+        # An observation is a camera frame and the pose measured with it (same stamp, as the sim cell sends
+        # them), or failing that the first pose received after the frame; they may arrive in either order.
+        if self.trigger != "observation" or self.camera is None or self.pose is None:
+            return
+        if self.pose_stamp == self.camera[1] or self.pose[2] >= self.camera[2]:
+            self._step()
 
     def _on_goal(self, msg: Image) -> None:
         rgb = self._rgb(msg, "goal image")
@@ -115,8 +125,7 @@ class PolicyNode(Node):
             self.reached = False
             self._last_answered = None  # the current frame may be answered again, toward the new goal
             self.get_logger().info(f"new goal image {msg.width}x{msg.height}")
-            if self.trigger == "observation":
-                self._step()
+            self._step_on_observation()
 
     def _use_goal_file(self, path: str) -> None:
         import cv2

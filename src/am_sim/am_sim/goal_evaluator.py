@@ -1,0 +1,220 @@
+"""The goal evaluator: held-out goals for the paper's three tasks, reached by a policy through real topics.
+
+For each task and each evaluation seed (base_seed + i, never a collection seed) it renders the goal
+image by driving its own copy of the cell into the goal state (actionable_models.sim.goals), publishes
+it on /am/goal_image, resets the sim node to the seed, and lets the policy act until ``max_steps``
+control steps have passed or the policy stops commanding. Success is the goal's privileged check on the
+sim's final state. Writes results.json, results.md (success per task with 95 % Wilson intervals) and a
+GIF per task (camera | goal) of the first rollouts; completes ``finished`` with the results.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from rclpy.clock import Clock, ClockType
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.task import Future
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from actionable_models.errors import GoalGenerationError
+from actionable_models.imaging import image_to_rgb, rgb_to_image_fields
+from actionable_models.sim.cell import Cell
+from actionable_models.sim.config import CellConfig
+from actionable_models.sim.goals import generate_goal
+from actionable_models.sim.state import SceneState
+from actionable_models.sim.tasks import TASKS, check_task
+from am_common.messages import LATCHED
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a success rate."""
+    if trials == 0:
+        return 0.0, 1.0
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+class GoalEvaluatorNode(Node):
+    """Runs the evaluation goals one after another through the sim node and a policy node."""
+
+    def __init__(self, node_name: str = "goal_evaluator", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        self.declare_parameter("tasks", list(TASKS))
+        self.declare_parameter("goals_per_task", 3)
+        self.declare_parameter("base_seed", 100000)
+        self.declare_parameter("layout", "default")
+        self.declare_parameter("max_steps", 40)
+        self.declare_parameter("idle_timeout_s", 3.0)
+        self.declare_parameter("image_width", 128)
+        self.declare_parameter("image_height", 128)
+        self.declare_parameter("output_dir", "out/eval")
+        self.declare_parameter("gif_rollouts_per_task", 1)
+        self.declare_parameter("sim_node", "sim_cell")
+        p = {name: self.get_parameter(name).value for name in (
+            "tasks", "goals_per_task", "base_seed", "layout", "max_steps", "idle_timeout_s", "image_width",
+            "image_height", "output_dir", "gif_rollouts_per_task", "sim_node")}
+        for task in p["tasks"]:
+            check_task(task)
+        self.params = p
+        self.cell = Cell(CellConfig(image_width=p["image_width"], image_height=p["image_height"], layout=p["layout"]))
+        self.plan = [(task, p["base_seed"] + i) for task in p["tasks"] for i in range(p["goals_per_task"])]
+        self.results: list[dict] = []
+        self.finished = Future()
+        self.goal_pub = self.create_publisher(Image, "/am/goal_image", LATCHED)
+        self.create_subscription(String, "/sim/privileged_state", self._on_state, LATCHED)
+        self.create_subscription(Image, "/camera/image_raw", self._on_camera, qos_profile_sensor_data)
+        self.reset_client = self.create_client(Trigger, "/sim/reset")
+        self.param_client = AsyncParameterClient(self, p["sim_node"])
+        self.create_timer(0.05, self._tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.state: SceneState | None = None
+        self.state_count = 0
+        self.last_state_time = time.monotonic()
+        self.index = -1
+        self.goal = None
+        self.stage = "connecting"
+        self.frames: list[np.ndarray] = []
+        self.gif_frames: dict[str, list[np.ndarray]] = {}
+        self._states_at_reset = 0
+        self._started = time.monotonic()
+
+    def _on_state(self, msg: String) -> None:
+        self.state = SceneState.from_json(msg.data)
+        self.state_count += 1
+        self.last_state_time = time.monotonic()
+        # Caught here, not in the tick: the policy answers the reset frame at once, so step 0 is brief.
+        if self.stage == "awaiting_reset" and self.state_count > self._states_at_reset and self.state.step == 0:
+            self.stage = "running"
+            self.frames = []
+
+    def _on_camera(self, msg: Image) -> None:
+        if self.stage == "running" and self._recording:
+            self.frames.append(image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data))
+
+    @property
+    def _recording(self) -> bool:
+        task = self.goal.spec.task if self.goal else None
+        done = sum(1 for r in self.results if r["task"] == task)
+        return done < self.params["gif_rollouts_per_task"]
+
+    def _tick(self) -> None:
+        if self.finished.done():
+            return
+        if self.stage == "connecting":
+            if (self.reset_client.service_is_ready() and self.param_client.services_are_ready()
+                    and self.goal_pub.get_subscription_count() > 0 and self.state is not None):
+                self._next_goal()
+        elif self.stage == "running":
+            done = self.state.step >= self.params["max_steps"]
+            idle = time.monotonic() - self.last_state_time > self.params["idle_timeout_s"]
+            if done or idle:
+                self._score(idle and not done)
+
+    def _next_goal(self) -> None:
+        self.index += 1
+        if self.index >= len(self.plan):
+            self._finish()
+            return
+        task, seed = self.plan[self.index]
+        try:
+            self.goal = generate_goal(self.cell, task, seed, self.params["layout"])
+        except GoalGenerationError as exc:
+            self.get_logger().warning(f"skipped: {exc}")
+            self.results.append({"task": task, "seed": seed, "success": None, "skipped": str(exc)})
+            self._next_goal()
+            return
+        message = Image(**rgb_to_image_fields(self.goal.image))
+        message.header.stamp, message.header.frame_id = self.get_clock().now().to_msg(), "goal"
+        self.goal_pub.publish(message)  # before the reset: the policy has it when the first frame arrives
+        self.stage = "setting_seed"
+        future = self.param_client.set_parameters([Parameter("seed", value=seed),
+                                                   Parameter("layout", value=self.params["layout"])])
+        future.add_done_callback(self._on_seed_set)
+
+    def _on_seed_set(self, future: Future) -> None:
+        self._states_at_reset = self.state_count
+        self.stage = "awaiting_reset"
+        self.reset_client.call_async(Trigger.Request())
+
+    def _score(self, stopped_early: bool) -> None:
+        spec = self.goal.spec
+        success = spec.is_success(self.state)
+        start_obj = self.cell.object_state(spec.object).pos  # the evaluator's cell is back at the start scene
+        final_obj = self.state.object_pos(spec.object)
+        goal_obj = self.goal.state.object_pos(spec.object)
+        result = {"task": spec.task, "seed": spec.seed, "object": spec.object, "success": bool(success),
+                  "steps": self.state.step, "policy_stopped": stopped_early,
+                  "object_to_goal_start_m": float(np.linalg.norm(start_obj - goal_obj)),
+                  "object_to_goal_end_m": float(np.linalg.norm(final_obj - goal_obj)),
+                  "ee_to_goal_end_m": float(np.linalg.norm(self.state.ee_pos - self.goal.state.ee_pos))}
+        self.results.append(result)
+        if self.frames:
+            self.gif_frames.setdefault(spec.task, []).extend(
+                np.concatenate([frame, self.goal.image], axis=1) for frame in self.frames)
+        print(f"[eval] {len(self.results)}/{len(self.plan)} {spec.task} seed {spec.seed} ({spec.object}): "
+              f"{'success' if success else 'failure'} after {self.state.step} steps", flush=True)
+        self._next_goal()
+
+    def _finish(self) -> None:
+        out = Path(self.params["output_dir"])
+        out.mkdir(parents=True, exist_ok=True)
+        table = summarize(self.results)
+        (out / "results.json").write_text(json.dumps({"results": self.results, "summary": table}, indent=2))
+        (out / "results.md").write_text(format_table(table))
+        gifs = []
+        for task, frames in self.gif_frames.items():
+            import imageio.v2 as imageio
+
+            path = out / f"rollout_{task}.gif"
+            imageio.mimsave(path, frames, duration=0.1, loop=0)
+            gifs.append(str(path))
+        self.cell.close()
+        self.finished.set_result({"summary": table, "results_md": str(out / "results.md"), "gifs": gifs,
+                                  "seconds": round(time.monotonic() - self._started, 1)})
+
+
+def summarize(results: list[dict]) -> dict[str, dict]:
+    """Per task: successes, trials, rate and its 95 % Wilson interval (skipped goals left out)."""
+    table = {}
+    for task in dict.fromkeys(r["task"] for r in results):
+        scored = [r for r in results if r["task"] == task and r["success"] is not None]
+        wins = sum(r["success"] for r in scored)
+        lo, hi = wilson_interval(wins, len(scored))
+        table[task] = {"successes": wins, "trials": len(scored), "rate": wins / len(scored) if scored else 0.0,
+                       "ci95": [round(lo, 3), round(hi, 3)]}
+    return table
+
+
+def format_table(table: dict[str, dict]) -> str:
+    """A Markdown table of the summary."""
+    lines = ["| task | success | rate | 95% CI |", "|---|---|---|---|"]
+    for task, row in table.items():
+        lines.append(f"| {task} | {row['successes']}/{row['trials']} | {row['rate']:.2f} | "
+                     f"{row['ci95'][0]:.2f}-{row['ci95'][1]:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``ros2 run am_sim goal_evaluator``."""
+    rclpy.init(args=args)
+    try:
+        node = GoalEvaluatorNode()
+        rclpy.spin_until_future_complete(node, node.finished)
+        print(format_table(node.finished.result()["summary"]))
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        rclpy.try_shutdown()
