@@ -74,7 +74,8 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=10)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads for training")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads for training (1: on the 2-core dev VM two threads ran 2x slower)")
     parser.add_argument("--decision-threads", type=int, default=1,
                         help="torch threads for the CEM decision (a policy shares its process with ROS callbacks; "
                              "on 2 cores one thread avoids OpenMP spinning against them)")

@@ -39,11 +39,16 @@ class TrainConfig:
     """Log metrics (TensorBoard, metrics.jsonl, progress callback) every this many steps."""
     device: str = "auto"
     """'auto' (CUDA when available), 'cpu' or 'cuda'."""
+    torch_threads: int = 0
+    """CPU threads for torch (0: torch's default). On the 2-core development VM one thread trained twice as
+    fast as two (benchmarks/learner_speed.py), so config/train.yaml sets 1."""
 
     def __post_init__(self) -> None:
         for name in ("steps", "checkpoint_every", "log_every"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not isinstance(self.torch_threads, int) or self.torch_threads < 0:
+            raise ConfigError(f"torch_threads must be an integer >= 0, got {self.torch_threads!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
 
@@ -119,6 +124,8 @@ def train(dataset_folder: Path | str, run_dir: Path | str, learner: LearnerConfi
     run_dir = Path(run_dir)
     rank, world = _distributed()
     device = _device(schedule.device, world)
+    if schedule.torch_threads:
+        torch.set_num_threads(schedule.torch_threads)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
