@@ -115,6 +115,6 @@ def load_train_state(run_dir: Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return torch.load(path, weights_only=True)
+        return torch.load(path, weights_only=True, map_location="cpu")  # a GPU run resumes on a CPU too
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same to the user
         raise CheckpointError(f"{path}: cannot be read as a training state ({exc})") from exc

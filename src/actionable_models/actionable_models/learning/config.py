@@ -35,7 +35,7 @@ class LearnerConfig:
     num_negatives: int = 4
     """Negative actions per sample."""
     negative_candidates: int = 32
-    """Uniform candidates per sample that negatives are drawn from, in proportion to exp(Q / temperature)."""
+    """Uniform candidates per sample that negatives are drawn from (with replacement), ~ exp(Q / temperature)."""
     negative_temperature: float = 1.0
     """Temperature of the exp(Q) sampling of negatives (paper: exp(Q), i.e. 1.0)."""
     negative_min_distance: float = 0.5

@@ -110,7 +110,9 @@ class ActionableModelsObjective:
         else:
             weights = torch.exp(torch.sigmoid(logits) / c.negative_temperature) * far
         weights = torch.where(weights.sum(dim=1, keepdim=True) > 0, weights, torch.ones_like(weights))
-        pick = torch.multinomial(weights, c.num_negatives, replacement=False, generator=self.generator)
+        # With replacement: draws ~ exp(Q / T) as the paper states, and a near candidate (weight 0) is never
+        # drawn even when fewer than num_negatives candidates are far enough.
+        pick = torch.multinomial(weights, c.num_negatives, replacement=True, generator=self.generator)
         return candidates[torch.arange(candidates.shape[0], device=self.device)[:, None], pick]  # (B, N, A)
 
     # -------------------------------------------------------------------------------------- update

@@ -151,7 +151,7 @@ def _train(folder, run_dir, learner, schedule, dataset_config, progress, on_chec
         raise DatasetError(folder, f"{dataset.num_episodes} episodes cannot be shared by {world} ranks")
     identity = {"key": dataset.key, "folder": str(folder), "episodes": dataset.num_episodes, "steps": len(dataset)}
 
-    torch.manual_seed(learner.seed + rank)
+    torch.manual_seed(learner.seed)  # the same initial weights (and target network) on every rank
     data = Transitions(dataset.images, dataset.actions, dataset.episode, dataset.is_last)
     shard = np.arange(dataset.num_episodes)[rank::world]
     rng = np.random.default_rng([learner.seed, rank])
@@ -174,6 +174,8 @@ def _train(folder, run_dir, learner, schedule, dataset_config, progress, on_chec
             if should_stop is not None and should_stop():
                 if rank == 0 and step > start_step:
                     path = _save(run_dir, objective, learner, identity, sampler, step)
+                    if on_checkpoint is not None:
+                        on_checkpoint(path, step)
                 break
             batch = to_tensors(sampler.sample(learner.batch_size).arrays(data))
             metrics = objective.update(batch)
@@ -212,28 +214,29 @@ def _check_replicas_in_sync(q: torch.nn.Module) -> None:
 
 
 def _save(run_dir, objective, learner, identity, sampler, step) -> Path:
-    path = ckpt.save_checkpoint(run_dir, objective.q, learner, step, identity)
+    # The training state is complete on its own (it holds the online weights too), so a kill between the
+    # two files never mixes steps: resuming reads only train_state.pt.
     ckpt.save_train_state(run_dir, {
         "step": step, "config": json.dumps(asdict(learner)), "dataset_key": identity["key"],
-        "q_target": objective.q_target.state_dict(), "optimizer": objective.optimizer.state_dict(),
-        "torch_generator": objective.generator.get_state(), "numpy_rng": json.dumps(sampler.rng.bit_generator.state)})
-    return path
+        "q": objective.q.state_dict(), "q_target": objective.q_target.state_dict(),
+        "optimizer": objective.optimizer.state_dict(), "torch_generator": objective.generator.get_state(),
+        "numpy_rng": json.dumps(sampler.rng.bit_generator.state)})
+    return ckpt.save_checkpoint(run_dir, objective.q, learner, step, identity)
 
 
 def _resume(run_dir, objective, learner, identity, sampler, rank) -> int:
     state = ckpt.load_train_state(run_dir)
-    latest = ckpt.latest_checkpoint(run_dir)
-    if state is None or latest is None:
+    if state is None:
         return 0
-    info = ckpt.read_info(latest)
-    differences = ckpt.config_differences(info.config, learner)
+    where = run_dir / ckpt.TRAIN_STATE
+    differences = ckpt.config_differences(LearnerConfig(**json.loads(state["config"])), learner)
     if differences:
-        raise ckpt.CheckpointError(f"{latest}: {run_dir} was trained with another configuration "
+        raise ckpt.CheckpointError(f"{where}: {run_dir} was trained with another configuration "
                                    f"({'; '.join(differences)}); use a new run directory")
     if state["dataset_key"] != identity["key"]:
-        raise ckpt.CheckpointError(f"{latest}: {run_dir} was trained on another dataset (cache key "
+        raise ckpt.CheckpointError(f"{where}: {run_dir} was trained on another dataset (cache key "
                                    f"{state['dataset_key']} != {identity['key']}); use a new run directory")
-    ckpt.load_weights(latest, objective.q)
+    objective.q.load_state_dict(state["q"])
     objective.q_target.load_state_dict(state["q_target"])
     objective.optimizer.load_state_dict(state["optimizer"])
     if rank == 0:
