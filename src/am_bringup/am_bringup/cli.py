@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -257,6 +258,96 @@ def _cmd_goal(args: argparse.Namespace) -> int:
     return 0
 
 
+def plot_training_curve(metrics_jsonl: Path, out_png: Path) -> Path:
+    """A PNG of the training losses and mean Q over steps (drawn with OpenCV; no plotting library)."""
+    import cv2
+    import numpy as np
+
+    rows = [json.loads(line) for line in metrics_jsonl.read_text().splitlines() if line.strip()]
+    width, height, pad = 640, 360, 40
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    if len(rows) >= 2:
+        steps = np.array([r["step"] for r in rows], float)
+        series = {"loss/data": (200, 60, 20), "loss/negative": (20, 120, 220), "q/mean_data": (40, 160, 40)}
+        top = max(max(r.get(k, 0.0) for r in rows) for k in series) or 1.0
+        for key, colour in series.items():
+            values = np.array([r.get(key, np.nan) for r in rows], float)
+            ok = np.isfinite(values)
+            xs = pad + (steps[ok] - steps[0]) / max(steps[-1] - steps[0], 1) * (width - 2 * pad)
+            ys = height - pad - values[ok] / top * (height - 2 * pad)
+            cv2.polylines(canvas, [np.stack([xs, ys], 1).astype(np.int32)], False, colour, 2, cv2.LINE_AA)
+            cv2.putText(canvas, key, (width - 190, 30 + 22 * list(series).index(key)), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.5, colour, 1, cv2.LINE_AA)
+        cv2.putText(canvas, f"steps {int(steps[0])}..{int(steps[-1])}, max {top:.2f}", (pad, 25),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.rectangle(canvas, (pad, pad), (width - pad, height - pad), (0, 0, 0), 1)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out_png), canvas[:, :, ::-1])
+    return out_png
+
+
+def _cmd_main(args: argparse.Namespace) -> int:
+    import time
+
+    from actionable_models.data.dataset import DatasetError
+    from actionable_models.learning.checkpoint import CheckpointError
+    from actionable_models.learning.trainer import train
+
+    from am_bringup.embedded import run
+
+    out = Path(args.out)
+    size = args.image_size
+    started = time.monotonic()
+    print(f"[am main] the whole pipeline on the sim cell, in {out}: collect {args.episodes} play episodes, train "
+          f"{args.train_steps} steps, reach {args.goals} held-out goals per task through the policy node.\n"
+          f"[am main] budget: under 20 minutes on a 2-core CPU machine (about 10 at the default settings).",
+          flush=True)
+    camera = {"image_width": size, "image_height": size}
+
+    print("[am main] 1/3 collect", flush=True)
+    result = run(find_config("collect"), {
+        "sim_cell": camera, "recorder": {"output_dir": str(out / "play")},
+        "play_collector": {"episodes": args.episodes, "base_seed": args.seed, "episode_steps": args.steps}})
+    if "play_collector" not in result.results:
+        print(f"am: error: collection failed: {result.errors or result.reason}", file=sys.stderr)
+        return 1
+
+    print("[am main] 2/3 train", flush=True)
+    settings = trainer_settings(find_config("train"), {
+        "dataset": str(out / "play"), "run_dir": str(out / "run"), "steps": args.train_steps,
+        "image_size": 64, "batch_size": args.batch_size, "checkpoint_every": args.train_steps,
+        "log_every": max(1, args.train_steps // 50)})
+
+    def progress(step: int, total: int, metrics: dict) -> None:
+        filled = 30 * step // total
+        print(f"\r[train] [{'#' * filled}{'-' * (30 - filled)}] {step}/{total} loss {metrics['loss/total']:.4f} "
+              f"{metrics['perf/samples_per_s']:.0f} samples/s", end="\n" if step >= total else "",
+              file=sys.stderr, flush=True)
+
+    try:
+        trained = train(settings["dataset"], settings["run_dir"], settings["learner"], settings["schedule"],
+                        progress=progress)
+    except (DatasetError, CheckpointError, FloatingPointError) as exc:
+        print(f"am: error: {exc}", file=sys.stderr)
+        return 1
+    curve = plot_training_curve(out / "run" / "metrics.jsonl", out / "training_curve.png")
+
+    print("[am main] 3/3 reach held-out goals", flush=True)
+    result = run(find_config("evaluate"), {
+        "sim_cell": camera, "policy": {"checkpoint": str(trained.checkpoint)},
+        "goal_evaluator": {**camera, "goals_per_task": args.goals, "output_dir": str(out / "eval"),
+                           "max_steps": args.eval_steps}})
+    evaluation = result.results.get("goal_evaluator")
+    if evaluation is None:
+        print(f"am: error: evaluation failed: {result.errors or result.reason}", file=sys.stderr)
+        return 1
+    print("\n" + Path(evaluation["results_md"]).read_text())
+    print(f"[am main] done in {(time.monotonic() - started) / 60:.1f} min: bags {out / 'play'}, checkpoint "
+          f"{trained.checkpoint}, training curve {curve}, results {evaluation['results_md']}, rollouts "
+          f"{', '.join(evaluation['gifs'])}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``am`` command."""
     parser = argparse.ArgumentParser(prog="am", description="Actionable Models for ROS 2")
@@ -309,6 +400,17 @@ def main(argv: list[str] | None = None) -> int:
     goal_p.add_argument("--seconds", type=float, default=10.0,
                         help="keep serving the latched goal this long (late subscribers still get it)")
     goal_p.set_defaults(func=_cmd_goal)
+    main_p = sub.add_parser("main", help="the whole pipeline in the sim cell: collect, train, reach held-out goals")
+    main_p.add_argument("--out", default="out/main", help="folder for bags, run, results (default out/main)")
+    main_p.add_argument("--episodes", type=int, default=40, help="play episodes to collect (default 40)")
+    main_p.add_argument("--steps", type=int, default=40, help="control steps per episode (default 40)")
+    main_p.add_argument("--seed", type=int, default=1000, help="base seed of the collection (default 1000)")
+    main_p.add_argument("--train-steps", type=int, default=3000, help="gradient steps (default 3000)")
+    main_p.add_argument("--batch-size", type=int, default=32, help="training batch (default 32)")
+    main_p.add_argument("--goals", type=int, default=4, help="held-out goals per task (default 4)")
+    main_p.add_argument("--eval-steps", type=int, default=30, help="control steps per goal (default 30)")
+    main_p.add_argument("--image-size", type=int, default=64, help="camera size of the sim cell (default 64)")
+    main_p.set_defaults(func=_cmd_main)
     cfg_p = sub.add_parser("configs", help="list the configurations `am run` knows")
     cfg_p.set_defaults(func=lambda _args: print("\n".join(available_configs())) or 0)
     args = parser.parse_args(argv)
