@@ -81,22 +81,21 @@ class GoalEvaluatorNode(Node):
         self.param_client = AsyncParameterClient(self, p["sim_node"])
         self.create_timer(0.05, self._tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.state: SceneState | None = None
-        self.state_count = 0
         self.last_state_time = time.monotonic()
         self.index = -1
         self.goal = None
         self.stage = "connecting"
         self.frames: list[np.ndarray] = []
         self.gif_frames: dict[str, list[np.ndarray]] = {}
-        self._states_at_reset = 0
+        self._resets_before = 0
         self._started = time.monotonic()
 
     def _on_state(self, msg: String) -> None:
         self.state = SceneState.from_json(msg.data)
-        self.state_count += 1
         self.last_state_time = time.monotonic()
-        # Caught here, not in the tick: the policy answers the reset frame at once, so step 0 is brief.
-        if self.stage == "awaiting_reset" and self.state_count > self._states_at_reset and self.state.step == 0:
+        # The policy answers the reset frame at once, so the latched step-0 state may be replaced before we
+        # see it: a new episode is told by the sim's reset count, not by step 0.
+        if self.stage == "awaiting_reset" and self.state.resets > self._resets_before:
             self.stage = "running"
             self.frames = []
 
@@ -117,7 +116,7 @@ class GoalEvaluatorNode(Node):
             if (self.reset_client.service_is_ready() and self.param_client.services_are_ready()
                     and self.goal_pub.get_subscription_count() > 0 and self.state is not None):
                 self._next_goal()
-        elif self.stage == "running":
+        elif self.stage == "running" and self.state.resets > self._resets_before:  # never a stale state
             done = self.state.step >= self.params["max_steps"]
             idle = time.monotonic() - self.last_state_time > self.params["idle_timeout_s"]
             if done or idle:
@@ -145,7 +144,7 @@ class GoalEvaluatorNode(Node):
         future.add_done_callback(self._on_seed_set)
 
     def _on_seed_set(self, future: Future) -> None:
-        self._states_at_reset = self.state_count
+        self._resets_before = self.state.resets
         self.stage = "awaiting_reset"
         self.reset_client.call_async(Trigger.Request())
 

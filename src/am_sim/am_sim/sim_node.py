@@ -63,6 +63,7 @@ class SimCellNode(Node):
         self.cell = Cell(self.config)
         self.cell.reset(self.get_parameter("seed").value, self.config.layout)
         self._sim_time_ns = 0  # monotonic across resets, unlike the cell's episode time
+        self._resets = 0
         self._pending_pose = False
         self._gripper_fresh = False
         self._gripper_timer = None  # lock-step: how long a pose command waits for its gripper command
@@ -141,6 +142,7 @@ class SimCellNode(Node):
             response.success, response.message = False, str(exc)
             self.get_logger().error(f"reset refused: {exc}")
             return response
+        self._resets += 1
         self._pending_pose = self._gripper_fresh = False
         if self._gripper_timer is not None:
             self._gripper_timer.cancel()
@@ -173,7 +175,7 @@ class SimCellNode(Node):
 
         if self._publish_privileged:
             state = self.cell.scene_state()
-            state.stamp_ns = self._sim_time_ns
+            state.stamp_ns, state.resets = self._sim_time_ns, self._resets
             self.state_pub.publish(String(data=state.to_json()))
 
         image = Image(**rgb_to_image_fields(frame.result()))

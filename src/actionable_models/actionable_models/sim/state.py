@@ -26,6 +26,7 @@ class SceneState:
     step: int = 0
     finger_contacts: dict[str, int] = field(default_factory=dict)  # object -> pads touching it (0..2)
     stamp_ns: int = 0  # header stamp of this step's observations (a command answering it carries the same)
+    resets: int = 0  # how many times the sim node has reset the scene: tells states of a new episode apart
 
     def object_pos(self, name: str) -> np.ndarray:
         """Position (3,) of object ``name``."""
@@ -43,7 +44,7 @@ class SceneState:
             "ee_pos": [float(v) for v in self.ee_pos], "ee_yaw": float(self.ee_yaw),
             "gripper": float(self.gripper), "container": [float(v) for v in self.container],
             "layout": self.layout, "seed": self.seed, "step": self.step,
-            "finger_contacts": self.finger_contacts, "stamp_ns": self.stamp_ns,
+            "finger_contacts": self.finger_contacts, "stamp_ns": self.stamp_ns, "resets": self.resets,
         })
 
     @classmethod
@@ -56,5 +57,5 @@ class SceneState:
             gripper=float(raw["gripper"]), container=np.asarray(raw["container"], dtype=float),
             layout=raw.get("layout", "default"), seed=int(raw.get("seed", 0)), step=int(raw.get("step", 0)),
             finger_contacts={k: int(v) for k, v in raw.get("finger_contacts", {}).items()},
-            stamp_ns=int(raw.get("stamp_ns", 0)),
+            stamp_ns=int(raw.get("stamp_ns", 0)), resets=int(raw.get("resets", 0)),
         )
