@@ -49,7 +49,7 @@ def _objective(**overrides):
 def test_targets_reaching_bootstrapped_and_chained_are_exact(monkeypatch):
     objective, config = _objective(gamma=0.9)
     next_values = torch.tensor([0.2, 0.5, 0.8, 0.4])
-    monkeypatch.setattr(objective, "max_next_q", lambda next_obs, goal: next_values)
+    monkeypatch.setattr(objective, "max_next_q", lambda next_obs, goal, next_action=None: next_values)
     batch = {"next_obs": torch.zeros(4, 3, 16, 16, dtype=torch.uint8), "goal": torch.zeros(4, 3, 16, 16,
                                                                                           dtype=torch.uint8),
              "reached": torch.tensor([True, False, False, False]), "chained": torch.tensor([False, False, True, True])}
@@ -148,3 +148,21 @@ def test_far_targets_keep_their_direction_in_the_normalised_action():
     assert np.allclose(near, [0.2, -0.4, 0.0, 0.1 / 0.3, -1.0, -1.0], atol=1e-6)
     pos, yaw, gripper, terminate = spec.to_command(near, np.zeros(3), 0.0)
     assert np.allclose(pos, [0.01, -0.02, 0.0]) and yaw == pytest.approx(0.1) and gripper == 0.0 and not terminate
+
+
+def test_the_logged_next_action_bounds_the_max_from_below():
+    objective, config = _objective(cem_iterations=1, cem_samples=4, cem_elites=2)
+
+    class NarrowPeak(torch.nn.Module):
+        def embed(self, obs, goal):
+            return torch.zeros(obs.shape[0], 1)
+
+        def score(self, embedding, actions):  # high only within 0.01 of (0.9, ..., 0.9): CEM will miss it
+            return 10.0 - 1000.0 * ((actions - 0.9) ** 2).sum(-1)
+
+    objective.q_target = NarrowPeak()
+    obs = torch.zeros(2, 3, 16, 16, dtype=torch.uint8)
+    missed = objective.max_next_q(obs, obs)
+    bounded = objective.max_next_q(obs, obs, torch.full((2, 6), 0.9))
+    assert torch.all(missed < 0.5)
+    assert torch.allclose(bounded, torch.sigmoid(torch.tensor(10.0)).expand(2))

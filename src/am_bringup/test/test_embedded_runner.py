@@ -221,3 +221,21 @@ def test_colcon_build_installs_launch_and_config_where_ros2_launch_looks(tmp_pat
         assert (tmp_path / "install" / package / "lib" / package / executable).is_file()
     index = tmp_path / "install" / "am_bringup" / "share" / "ament_index" / "resource_index" / "packages"
     assert (index / "am_bringup").is_file()
+
+
+@pytest.mark.ros
+def test_main_pipeline_runs_end_to_end_at_a_tiny_budget(tmp_path):
+    """The README's main command, shrunk: collect, train, reach goals through the real nodes."""
+    out = tmp_path / "main"
+    result = _am("main", "--out", str(out), "--episodes", "2", "--steps", "10", "--train-steps", "4",
+                 "--batch-size", "8", "--goals", "1", "--eval-steps", "4", timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "under 20 minutes" in result.stdout  # says its budget up front
+    assert len(list((out / "play").glob("episode_*"))) == 2
+    assert (out / "run" / "checkpoint-00000004.safetensors").is_file()
+    assert cv2.imread(str(out / "training_curve.png")).shape == (360, 640, 3)
+    results = json.loads((out / "eval" / "results.json").read_text())
+    assert [r["task"] for r in results["results"]] == ["instance_grasping", "rearrangement", "container_placing"]
+    assert all(r["steps"] >= 4 for r in results["results"])
+    assert "| instance_grasping | " in (out / "eval" / "results.md").read_text()
+    assert len(list((out / "eval").glob("rollout_*.gif"))) == 3

@@ -39,10 +39,10 @@ class ImageEncoder(nn.Module):
 class LateFusionQ(nn.Module):
     """Shared image encoder for observation and goal, a state-goal embedding, an MLP head over actions."""
 
-    def __init__(self, config: LearnerConfig) -> None:
+    def __init__(self, config: LearnerConfig, encoder: nn.Module | None = None) -> None:
         super().__init__()
         d = config.embed_dim
-        self.encoder = ImageEncoder(config.image_size, d)
+        self.encoder = encoder if encoder is not None else ImageEncoder(config.image_size, d)
         self.fuse = nn.Sequential(nn.Linear(3 * d, d), nn.ReLU(inplace=True))
         # The head's first layer on [embedding, action], split in two: the embedding's share is computed
         # once per state (in embed), only the small action share once per scored action.
@@ -96,10 +96,9 @@ class VectorLateFusionQ(LateFusionQ):
     """Late fusion over state vectors (B, F) instead of images: small worlds in tests and ablations."""
 
     def __init__(self, config: LearnerConfig, state_dim: int) -> None:
-        super().__init__(config)
         d = config.embed_dim
-        self.encoder = nn.Sequential(nn.Linear(state_dim, d), nn.ReLU(inplace=True), nn.Linear(d, d),
-                                     nn.ReLU(inplace=True))
+        super().__init__(config, nn.Sequential(nn.Linear(state_dim, d), nn.ReLU(inplace=True), nn.Linear(d, d),
+                                               nn.ReLU(inplace=True)))
 
     def embed(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         return super().embed(obs.float(), goal.float())

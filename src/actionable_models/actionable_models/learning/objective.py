@@ -69,13 +69,21 @@ class ActionableModelsObjective:
 
     # ------------------------------------------------------------------------------------- targets
     @torch.no_grad()
-    def max_next_q(self, next_obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-        """max_a' Q_target(s', a', g) as a probability (B,), by CEM."""
+    def max_next_q(self, next_obs: torch.Tensor, goal: torch.Tensor,
+                   next_action: torch.Tensor | None = None) -> torch.Tensor:
+        """max_a' Q_target(s', a', g) as a probability (B,), by CEM.
+
+        The action logged at s' (when given) bounds the max from below: where the data covers only a
+        thin slice of the action box, the negatives carve Q into narrow peaks that CEM samples can miss.
+        """
         c = self.config
         embedding = self.q_target.embed(next_obs, goal)
         _, best_logit = cem_maximize(lambda acts: self.q_target.score(embedding, acts), next_obs.shape[0],
                                      c.action_dim, c.cem_iterations, c.cem_samples, c.cem_elites,
                                      generator=self.generator, device=self.device)
+        if next_action is not None:
+            logged = self.q_target.score(embedding, next_action.float().unsqueeze(1)).squeeze(1)
+            best_logit = torch.maximum(best_logit, logged)
         return torch.sigmoid(best_logit)
 
     @torch.no_grad()
@@ -84,7 +92,8 @@ class ActionableModelsObjective:
         reached = batch["reached"].bool()
         if self.config.method == "gcbc":
             return torch.ones_like(reached, dtype=torch.float32)
-        bootstrap = self.config.gamma * self.max_next_q(batch["next_obs"], batch["goal"])  # (B,)
+        bootstrap = self.config.gamma * self.max_next_q(batch["next_obs"], batch["goal"],
+                                                        batch.get("next_action"))  # (B,)
         return torch.where(reached, torch.ones_like(bootstrap), bootstrap)
 
     @torch.no_grad()

@@ -54,7 +54,8 @@ class SampledBatch:
     def arrays(self, data: Transitions) -> dict[str, np.ndarray]:
         """obs, action, next_obs, goal, reached, chained as numpy arrays."""
         return {"obs": data.observations[self.index], "action": data.actions[self.index],
-                "next_obs": data.observations[self.index + 1], "goal": data.observations[self.goal_index],
+                "next_obs": data.observations[self.index + 1], "next_action": data.actions[self.index + 1],
+                "goal": data.observations[self.goal_index],
                 "reached": self.reached, "chained": self.chained}
 
 
