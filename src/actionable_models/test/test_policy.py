@@ -2,13 +2,14 @@
 
 import numpy as np
 import pytest
-from bagfactory import write_dataset
-
 from actionable_models.data.dataset import DatasetConfig
-from actionable_models.learning.checkpoint import CheckpointError
+from actionable_models.learning.checkpoint import CheckpointError, latest_checkpoint, read_info
 from actionable_models.learning.config import LearnerConfig
 from actionable_models.learning.trainer import TrainConfig, train
 from actionable_models.policy import GoalReachingPolicy, PolicyConfig, SafetyMonitor
+from bagfactory import write_dataset
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 LEARNER = LearnerConfig(image_size=16, embed_dim=32, batch_size=8, cem_samples=16, cem_elites=4,
                         negative_candidates=8)
@@ -46,6 +47,16 @@ def test_bad_inputs_are_clear_errors(run_dir, tmp_path):
     (tmp_path / "empty_run").mkdir()
     with pytest.raises(CheckpointError, match="holds no checkpoint"):
         GoalReachingPolicy(tmp_path / "empty_run")
+    good = latest_checkpoint(run_dir)
+    tensors = load_file(str(good))
+    first = sorted(tensors)[0]
+    tensors[first] = tensors[first].clone().fill_(float("nan"))
+    with safe_open(str(good), framework="pt") as f:
+        metadata = f.metadata()
+    save_file(tensors, str(tmp_path / "nan.safetensors"), metadata=metadata)
+    assert read_info(tmp_path / "nan.safetensors").step == 4
+    with pytest.raises(CheckpointError, match="nan.safetensors: weights hold NaN or infinity"):
+        GoalReachingPolicy(tmp_path / "nan.safetensors")
     policy = GoalReachingPolicy(run_dir)
     camera = np.zeros((16, 16, 3), np.uint8)
     with pytest.raises(RuntimeError, match="no goal image"):

@@ -83,8 +83,13 @@ def read_info(path: Path) -> CheckpointInfo:
 
 def load_weights(path: Path, q: nn.Module) -> None:
     """Load a checkpoint's weights into ``q``; a network of another shape is a CheckpointError."""
+    tensors = load_file(str(path))
+    broken = sorted(name for name, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all())
+    if broken:
+        raise CheckpointError(f"{path}: weights hold NaN or infinity ({', '.join(broken[:3])}"
+                              f"{' ...' if len(broken) > 3 else ''}); the run diverged, use an earlier checkpoint")
     try:
-        q.load_state_dict(load_file(str(path)))
+        q.load_state_dict(tensors)
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit this network (another configuration?): "
                               f"{str(exc).splitlines()[0]}") from exc
