@@ -6,6 +6,8 @@ localhost: parallel runs and other sessions on the machine never cross-talk.
 
 import os
 
+import pytest
+
 os.environ["ROS_DOMAIN_ID"] = str(1 + os.getpid() % 100)
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
@@ -13,3 +15,15 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 # Small tensors: OpenMP threads only spin against each other on the 2-core machines we test on
 # (a learner update took 81 ms with 2 threads, 10 ms with 1).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture
+def context():
+    """A fresh rclpy context for one test (its nodes talk over real DDS in this session's domain)."""
+    import rclpy  # here: the core's tests never import ROS
+    from rclpy.context import Context
+
+    ctx = Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.shutdown(context=ctx)

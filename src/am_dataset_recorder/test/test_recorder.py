@@ -114,14 +114,6 @@ def read_bag(path: Path) -> dict[str, list]:
     return out
 
 
-@pytest.fixture
-def context():
-    ctx = Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.shutdown(context=ctx)
-
-
 def record_steps(pub: Publisher, steps: int, settle: float = 0.3) -> None:
     for _ in range(steps):
         pub.step()

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import rclpy
 from geometry_msgs.msg import PoseStamped
-from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -41,14 +40,6 @@ def run_dir(tmp_path_factory):
         train(root / "bags", root / "run", learner, TrainConfig(steps=steps, checkpoint_every=2),
               DatasetConfig(image_size=16, cache_dir=root / "cache"))
     return root / "run"
-
-
-@pytest.fixture
-def context():
-    ctx = Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.shutdown(context=ctx)
 
 
 class FakeArm:

@@ -143,10 +143,3 @@ class SimHarness:
         self._thread.join(timeout=2.0)
         self.probe.destroy_node()
         self.sim.destroy_node()
-
-
-def new_context() -> Context:
-    """A fresh, initialised rclpy context (tests shut it down)."""
-    context = Context()
-    rclpy.init(context=context)
-    return context

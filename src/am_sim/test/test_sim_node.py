@@ -83,12 +83,12 @@ def test_reset_with_seed_and_layout(make_sim):
     assert sim.step([0.4, 0.0, 0.2], 0.0, 0.0).step == 1
 
 
-def test_same_seed_gives_bit_identical_first_frame_over_ros(ros_context):
+def test_same_seed_gives_bit_identical_first_frame_over_ros(context):
     from harness import SimHarness
 
     frames = []
     for _ in range(2):
-        sim = SimHarness(ros_context, **LOCKSTEP_64)
+        sim = SimHarness(context, **LOCKSTEP_64)
         try:
             sim.reset(seed=21)
             frames.append(sim.wait_for_image_after_reset().copy())
