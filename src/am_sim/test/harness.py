@@ -6,7 +6,6 @@ import threading
 import time
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import Log
 from rclpy.context import Context
