@@ -41,7 +41,6 @@ class CheckpointInfo:
     config: LearnerConfig
     step: int
     dataset: dict
-    state_dim: int | None = None  # vector-state networks only
 
 
 def _atomic(path: Path, write) -> None:
@@ -103,10 +102,10 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return Path(run_dir) / json.loads(pointer.read_text())["checkpoint"]
 
 
-def config_differences(a: LearnerConfig, b: LearnerConfig, ignore: tuple[str, ...] = ()) -> list[str]:
+def config_differences(a: LearnerConfig, b: LearnerConfig) -> list[str]:
     """Fields whose values differ, as 'name: a != b'."""
     da, db = dataclasses.asdict(a), dataclasses.asdict(b)
-    return [f"{k}: {da[k]!r} != {db[k]!r}" for k in da if k not in ignore and da[k] != db[k]]
+    return [f"{k}: {da[k]!r} != {db[k]!r}" for k in da if da[k] != db[k]]
 
 
 def save_train_state(run_dir: Path, state: dict) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from actionable_models.errors import ConfigError
 
@@ -90,7 +90,3 @@ class LearnerConfig:
         if self.augment_pad < 0:
             raise ConfigError(f"augment_pad must be >= 0, got {self.augment_pad!r}")
 
-    @classmethod
-    def field_names(cls) -> list[str]:
-        """Names of the configurable fields."""
-        return [f.name for f in fields(cls)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from actionable_models.errors import ConfigError
 from actionable_models.sim.layouts import get_layout
@@ -88,7 +88,3 @@ class CellConfig:
         """Physics steps per control step."""
         return int(round(self.control_period / self.physics_timestep))
 
-    @classmethod
-    def field_names(cls) -> list[str]:
-        """Names of the configurable fields (what a ROS node declares as parameters)."""
-        return [f.name for f in fields(cls)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -123,10 +123,6 @@ class PlayConfig:
             raise ConfigError(f"{name} must be a pair of numbers, got {value!r}")
         return float(lo), float(hi)
 
-    @classmethod
-    def field_names(cls) -> list[str]:
-        """Names of the configurable fields (what a ROS node declares as parameters)."""
-        return [f.name for f in fields(cls)]
 
 
 def _is_real(value: object) -> bool:

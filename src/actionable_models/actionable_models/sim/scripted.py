@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from actionable_models.geometry import wrap_half_turn
-from actionable_models.sim import scene
 from actionable_models.sim.layouts import get_object
 from actionable_models.sim.state import SceneState
 
@@ -137,5 +136,3 @@ def run_script(cell, script: PickPlaceScript, max_steps: int = 300, on_step=None
             on_step(cell, command)
     return cell.scene_state()
 
-
-__all__ = ["Command", "PickPlaceScript", "run_script", "scene"]
