@@ -72,13 +72,20 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_bar(label: str, done: int, total: int, text: str) -> None:
+    """One progress line on stderr, redrawn in place; a newline once done reaches total."""
+    filled = 30 * done // max(total, 1)
+    print(f"\r[{label}] [{'#' * filled}{'-' * (30 - filled)}] {done}/{total} {text}",
+          end="\n" if done >= total else "", file=sys.stderr, flush=True)
+
+
 def _progress_bar(label: str):
-    def show(done: int, total: int) -> None:
-        width = 30
-        filled = width * done // max(total, 1)
-        print(f"\r[{label}] [{'#' * filled}{'-' * (width - filled)}] {done}/{total} episodes",
-              end="\n" if done >= total else "", file=sys.stderr, flush=True)
-    return show
+    return lambda done, total: _print_bar(label, done, total, "episodes")
+
+
+def _train_progress(step: int, total: int, metrics: dict) -> None:
+    _print_bar("train", step, total, f"loss {metrics['loss/total']:.4f} q {metrics['q/mean_data']:.3f} "
+                                     f"{metrics['perf/samples_per_s']:.0f} samples/s")
 
 
 def _cmd_dataset(args: argparse.Namespace) -> int:
@@ -150,20 +157,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     rank = int(os.environ.get("RANK", 0))
     started = time.monotonic()
 
-    def progress(step: int, total: int, metrics: dict) -> None:
-        width = 30
-        filled = width * step // total
-        print(f"\r[train] [{'#' * filled}{'-' * (width - filled)}] {step}/{total} loss {metrics['loss/total']:.4f} "
-              f"q {metrics['q/mean_data']:.3f} {metrics['perf/samples_per_s']:.0f} samples/s",
-              end="\n" if step >= total else "", file=sys.stderr, flush=True)
-
     if rank == 0:
         s = settings
         print(f"[am] training {s['learner'].method} ({s['learner'].fusion} fusion) on {s['dataset']} for "
               f"{s['schedule'].steps} steps into {s['run_dir']}", flush=True)
     try:
         result = train(settings["dataset"], settings["run_dir"], settings["learner"], settings["schedule"],
-                       progress=progress if rank == 0 else None)
+                       progress=_train_progress if rank == 0 else None)
     except (DatasetError, CheckpointError, FloatingPointError) as exc:
         print(f"am: error: {exc}", file=sys.stderr)
         return 1
@@ -318,15 +318,9 @@ def _cmd_main(args: argparse.Namespace) -> int:
         "image_size": 64, "batch_size": args.batch_size, "checkpoint_every": args.train_steps,
         "log_every": max(1, args.train_steps // 50)})
 
-    def progress(step: int, total: int, metrics: dict) -> None:
-        filled = 30 * step // total
-        print(f"\r[train] [{'#' * filled}{'-' * (30 - filled)}] {step}/{total} loss {metrics['loss/total']:.4f} "
-              f"{metrics['perf/samples_per_s']:.0f} samples/s", end="\n" if step >= total else "",
-              file=sys.stderr, flush=True)
-
     try:
         trained = train(settings["dataset"], settings["run_dir"], settings["learner"], settings["schedule"],
-                        progress=progress)
+                        progress=_train_progress)
     except (DatasetError, CheckpointError, FloatingPointError) as exc:
         print(f"am: error: {exc}", file=sys.stderr)
         return 1

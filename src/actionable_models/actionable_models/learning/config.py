@@ -89,4 +89,3 @@ class LearnerConfig:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
         if self.augment_pad < 0:
             raise ConfigError(f"augment_pad must be >= 0, got {self.augment_pad!r}")
-

@@ -87,4 +87,3 @@ class CellConfig:
     def substeps(self) -> int:
         """Physics steps per control step."""
         return int(round(self.control_period / self.physics_timestep))
-
