@@ -210,7 +210,10 @@ def goal_image(args: argparse.Namespace):
         cell.close()
     spec = goal.spec
     where = f" at ({spec.target_xy[0]:.2f}, {spec.target_xy[1]:.2f})" if spec.target_xy else ""
-    return goal.image, f"{spec.task} of {spec.object}{where}, seed {spec.seed}, layout {spec.layout}"
+    what = f"{spec.task} of {spec.object}{where}"
+    if spec.target_xyz:
+        what = "reaching ({:.2f}, {:.2f}, {:.2f})".format(*spec.target_xyz)
+    return goal.image, f"{what}, seed {spec.seed}, layout {spec.layout}"
 
 
 def _cmd_goal(args: argparse.Namespace) -> int:
@@ -385,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     goal_p.add_argument("--png", default=None, help="goal from an image file")
     goal_p.add_argument("--bag", default=None, help="goal from a recorded episode bag directory ...")
     goal_p.add_argument("--frame", type=int, default=-1, help="... its camera frame N (default: the last)")
-    goal_p.add_argument("--task", default=None, choices=("instance_grasping", "rearrangement", "container_placing"),
+    goal_p.add_argument("--task", default=None,
+                        choices=("instance_grasping", "rearrangement", "container_placing", "reaching"),
                         help="goal rendered in the sim cell by driving the scene into the task's goal state")
     goal_p.add_argument("--seed", type=int, default=0, help="scene seed for --task")
     goal_p.add_argument("--layout", default="default", help="scene layout for --task")

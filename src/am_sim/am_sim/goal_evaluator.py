@@ -1,4 +1,4 @@
-"""The goal evaluator: held-out goals for the paper's three tasks, reached by a policy through real topics.
+"""The goal evaluator: held-out goals for the paper's three tasks (or reaching), reached by a policy through real topics.
 
 For each task and each evaluation seed (base_seed + i, never a collection seed) it renders the goal
 image by driving its own copy of the cell into the goal state (actionable_models.sim.goals), publishes
@@ -11,7 +11,6 @@ GIF per task (camera | goal) of the first rollouts; completes ``finished`` with 
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 
@@ -29,23 +28,14 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from actionable_models.errors import GoalGenerationError
+from actionable_models.evaluation import format_table, summarize
 from actionable_models.imaging import image_to_rgb, rgb_to_image_fields
 from actionable_models.sim.cell import Cell
 from actionable_models.sim.config import CellConfig
 from actionable_models.sim.goals import generate_goal
 from actionable_models.sim.state import SceneState
-from actionable_models.sim.tasks import TASKS, check_task
+from actionable_models.sim.tasks import PAPER_TASKS, check_task
 from am_common.messages import LATCHED
-
-
-def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % Wilson score interval of a success rate."""
-    if trials == 0:
-        return 0.0, 1.0
-    p = successes / trials
-    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 class GoalEvaluatorNode(Node):
@@ -53,7 +43,7 @@ class GoalEvaluatorNode(Node):
 
     def __init__(self, node_name: str = "goal_evaluator", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        self.declare_parameter("tasks", list(TASKS))
+        self.declare_parameter("tasks", list(PAPER_TASKS))
         self.declare_parameter("goals_per_task", 3)
         self.declare_parameter("base_seed", 100000)
         self.declare_parameter("layout", "default")
@@ -151,19 +141,23 @@ class GoalEvaluatorNode(Node):
     def _score(self, stopped_early: bool) -> None:
         spec = self.goal.spec
         success = spec.is_success(self.state)
-        start_obj = self.cell.object_state(spec.object).pos  # the evaluator's cell is back at the start scene
-        final_obj = self.state.object_pos(spec.object)
-        goal_obj = self.goal.state.object_pos(spec.object)
+        start_ee = self.cell.ee_pose()[0]  # the evaluator's cell is back at the start scene
         result = {"task": spec.task, "seed": spec.seed, "object": spec.object, "success": bool(success),
                   "steps": self.state.step, "policy_stopped": stopped_early,
-                  "object_to_goal_start_m": float(np.linalg.norm(start_obj - goal_obj)),
-                  "object_to_goal_end_m": float(np.linalg.norm(final_obj - goal_obj)),
+                  "ee_to_goal_start_m": float(np.linalg.norm(start_ee - self.goal.state.ee_pos)),
                   "ee_to_goal_end_m": float(np.linalg.norm(self.state.ee_pos - self.goal.state.ee_pos))}
+        if spec.object is not None:
+            start_obj = self.cell.object_state(spec.object).pos
+            final_obj = self.state.object_pos(spec.object)
+            goal_obj = self.goal.state.object_pos(spec.object)
+            result["object_to_goal_start_m"] = float(np.linalg.norm(start_obj - goal_obj))
+            result["object_to_goal_end_m"] = float(np.linalg.norm(final_obj - goal_obj))
         self.results.append(result)
         if self.frames:
             self.gif_frames.setdefault(spec.task, []).extend(
                 np.concatenate([frame, self.goal.image], axis=1) for frame in self.frames)
-        print(f"[eval] {len(self.results)}/{len(self.plan)} {spec.task} seed {spec.seed} ({spec.object}): "
+        what = spec.object or "gripper"
+        print(f"[eval] {len(self.results)}/{len(self.plan)} {spec.task} seed {spec.seed} ({what}): "
               f"{'success' if success else 'failure'} after {self.state.step} steps", flush=True)
         self._next_goal()
 
@@ -183,27 +177,6 @@ class GoalEvaluatorNode(Node):
         self.cell.close()
         self.finished.set_result({"summary": table, "results_md": str(out / "results.md"), "gifs": gifs,
                                   "seconds": round(time.monotonic() - self._started, 1)})
-
-
-def summarize(results: list[dict]) -> dict[str, dict]:
-    """Per task: successes, trials, rate and its 95 % Wilson interval (skipped goals left out)."""
-    table = {}
-    for task in dict.fromkeys(r["task"] for r in results):
-        scored = [r for r in results if r["task"] == task and r["success"] is not None]
-        wins = sum(r["success"] for r in scored)
-        lo, hi = wilson_interval(wins, len(scored))
-        table[task] = {"successes": wins, "trials": len(scored), "rate": wins / len(scored) if scored else 0.0,
-                       "ci95": [round(lo, 3), round(hi, 3)]}
-    return table
-
-
-def format_table(table: dict[str, dict]) -> str:
-    """A Markdown table of the summary."""
-    lines = ["| task | success | rate | 95% CI |", "|---|---|---|---|"]
-    for task, row in table.items():
-        lines.append(f"| {task} | {row['successes']}/{row['trials']} | {row['rate']:.2f} | "
-                     f"{row['ci95'][0]:.2f}-{row['ci95'][1]:.2f} |")
-    return "\n".join(lines) + "\n"
 
 
 def main(args: list[str] | None = None) -> None:

@@ -35,11 +35,11 @@ class CellConfig:
     """Fastest the reference yaw turns toward its target, rad/s."""
     layout: str = "default"
     """Scene layout name (see actionable_models.sim.layouts.LAYOUTS)."""
-    camera_pos: tuple[float, float, float] = (-0.15, -0.30, 0.62)
+    camera_pos: tuple[float, float, float] = (-0.05, -0.60, 0.85)
     """Over-the-shoulder camera position in metres, base frame."""
-    camera_target: tuple[float, float, float] = (0.47, 0.0, 0.0)
+    camera_target: tuple[float, float, float] = (0.45, 0.0, 0.08)
     """Point the camera looks at."""
-    camera_fovy_deg: float = 42.0
+    camera_fovy_deg: float = 50.0
     """Vertical field of view of the camera, degrees."""
     msaa_samples: int = 0
     """Multisample anti-aliasing samples of the offscreen camera (0 is fastest; 4 smooths edges)."""

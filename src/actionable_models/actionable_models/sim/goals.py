@@ -1,8 +1,8 @@
-"""Goal images for the paper's three tasks, made by driving the scene into the goal state.
+"""Goal images for the paper's three tasks and for reaching, made by driving the scene into the goal state.
 
 For a task and a seed: reset the cell to the seed's scene, pick the object (and, for rearrangement, the
-target place) from the seed, run the scripted controller, check that the goal state passes its own
-privileged success test, render it, and reset the cell to the same start scene again.
+target place; for reaching, a place in the air) from the seed, run the scripted controller, check that the
+goal state passes its own privileged success test, render it, and reset the cell to the same start scene.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import numpy as np
 from actionable_models.errors import GoalGenerationError
 from actionable_models.sim.cell import MIN_OBJECT_GAP, OBJECT_AREA, Cell
 from actionable_models.sim import scene
-from actionable_models.sim.scripted import PickPlaceScript, run_script
+from actionable_models.sim.scripted import REACH_TOL, PickPlaceScript, run_script
 from actionable_models.sim.state import SceneState
 from actionable_models.sim.tasks import TASKS, GoalSpec, check_task
 
-MIN_MOVE = 0.10  # m a rearranged object travels at least
+MIN_MOVE = 0.10  # m a rearranged object (or the gripper, for reaching) travels at least
+REACH_GOAL_Z = (0.07, 0.30)  # m: heights of reaching targets, over the objects (<= 45 mm) and container (55 mm)
+REACH_GOAL_STEPS = 30  # control steps the arm gets to settle at a reaching target
 
 
 @dataclass
@@ -56,6 +58,8 @@ def generate_goal(cell: Cell, task: str, seed: int, layout: str | None = None, o
     cell.reset(seed, layout)
     # Goal choices come from a stream apart from the scene's, one per task.
     rng = np.random.default_rng([seed, 7919, TASKS.index(task)])
+    if task == "reaching":
+        return _reaching_goal(cell, rng, seed, layout)
     candidates = [obj] if obj is not None else [str(o) for o in rng.permutation(list(cell.layout.objects))]
     failures = []
     for name in candidates:
@@ -89,3 +93,27 @@ def generate_goal(cell: Cell, task: str, seed: int, layout: str | None = None, o
         failures.append(f"{name}: scripted {task} did not pass its success test (phases {script.phase_log})")
     cell.reset(seed, layout)
     raise GoalGenerationError(f"no {task} goal for seed {seed}: " + "; ".join(failures))
+
+
+def _reaching_goal(cell: Cell, rng: np.random.Generator, seed: int, layout: str | None) -> Goal:
+    """The gripper moved to a seeded place over the object area, at the start yaw, fingers open."""
+    (x0, x1), (y0, y1) = OBJECT_AREA
+    start_pos, start_yaw = cell.ee_pose()
+    for _ in range(200):
+        target = np.array([rng.uniform(x0, x1), rng.uniform(y0, y1), rng.uniform(*REACH_GOAL_Z)])
+        if np.linalg.norm(target - start_pos) >= MIN_MOVE:
+            break
+    spec = GoalSpec("reaching", None, int(seed), cell.layout.name, target_xyz=tuple(float(v) for v in target))
+    for _ in range(REACH_GOAL_STEPS):
+        cell.set_command(target, start_yaw, 0.0)
+        cell.step()
+        if np.linalg.norm(cell.ee_pose()[0] - target) <= REACH_TOL:
+            break
+    state = cell.scene_state()
+    if not spec.is_success(state):
+        cell.reset(seed, layout)
+        raise GoalGenerationError(f"no reaching goal for seed {seed}: the arm stopped "
+                                  f"{np.linalg.norm(state.ee_pos - target):.3f} m from {target.round(3).tolist()}")
+    image = cell.render().copy()
+    cell.reset(seed, layout)
+    return Goal(spec, image, state)
