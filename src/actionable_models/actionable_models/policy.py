@@ -38,7 +38,8 @@ class PolicyConfig:
     stale_after_s: float = 1.0
     """A camera frame or goal older than this makes the policy hold position."""
     reached_q: float = 0.95
-    """Q of the best action at or above which the goal counts as reached (the policy stops)."""
+    """Q of the best action at or above which the goal counts as reached (the policy stops). Not applied to
+    goal-conditioned behaviour cloning checkpoints, whose scores are not probabilities of reaching."""
     use_terminate: bool = True
     """Stop when the terminate component of the best action wins (> 0)."""
     cem_iterations: int = 0
@@ -152,7 +153,9 @@ class GoalReachingPolicy:
         pos = np.clip(pos, c.workspace_min, c.workspace_max)
         yaw = min(max(yaw, c.yaw_limits[0]), c.yaw_limits[1])
         terminate = terminate and c.use_terminate
-        return Decision(action, q, pos, yaw, gripper, terminate, reached=q >= c.reached_q or terminate)
+        # A GCBC network scores how data-like an action is, not the chance of reaching the goal: no Q stop.
+        q_says_reached = q >= c.reached_q and lc.method != "gcbc"
+        return Decision(action, q, pos, yaw, gripper, terminate, reached=q_says_reached or terminate)
 
 
 class SafetyMonitor:

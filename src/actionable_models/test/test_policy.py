@@ -73,3 +73,13 @@ def test_safety_monitor_holds_on_missing_or_stale_inputs():
     assert "camera image is stale" in monitor.hold_reason(10.0, 9.0, 1.0, 9.9)
     assert "end-effector pose is stale" in monitor.hold_reason(10.0, 9.9, 1.0, 8.0)
     assert monitor.hold_reason(10.0, 9.8, 1.0, 9.9) is None  # an old goal is still the goal
+
+
+def test_q_stop_applies_to_q_functions_not_to_behaviour_cloning(run_dir):
+    camera = np.zeros((16, 16, 3), np.uint8)
+    pose = np.array([0.45, 0.0, 0.2])
+    policy = GoalReachingPolicy(run_dir, PolicyConfig(reached_q=1e-6, use_terminate=False))
+    policy.set_goal(camera)
+    assert policy.decide(camera, pose, 0.0).reached  # any Q clears a threshold this low
+    policy.learner.method = "gcbc"  # a GCBC score says how data-like an action is, not how likely the goal is
+    assert not policy.decide(camera, pose, 0.0).reached

@@ -40,6 +40,14 @@ class LearnerConfig:
     """Temperature of the exp(Q) sampling of negatives (paper: exp(Q), i.e. 1.0)."""
     negative_min_distance: float = 0.5
     """Candidates closer than this (L2, normalised action space) to the data action are never negatives."""
+    negative_motion_fraction: float = 0.5
+    """Share of the negative candidates that resample only the arm's motion (the first ``motion_dims``
+    components) and keep the data action's gripper and terminate. Fully uniform candidates differ from the
+    data in gripper and terminate too, so a network can tell them apart without looking at the goal;
+    these cannot be, which forces Q to read the goal to rank directions (0 turns them off)."""
+    motion_dims: int = 4
+    """Leading action components that move the arm (translation 3 + yaw 1 in actionable_models.actions);
+    with action_dim <= motion_dims every candidate is uniform."""
     negative_weight: float = 1.0
     """Weight of the negatives' cross-entropy against the data samples'."""
     use_chaining: bool = True
@@ -73,10 +81,12 @@ class LearnerConfig:
         for name in ("gamma", "relabel_future_p", "target_tau"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
+        if not 0.0 <= self.negative_motion_fraction <= 1.0:
+            raise ConfigError(f"negative_motion_fraction must be in [0, 1], got {self.negative_motion_fraction!r}")
         if not 0.0 <= self.chain_fraction < 1.0:
             raise ConfigError(f"chain_fraction must be in [0, 1), got {self.chain_fraction!r}")
         for name in ("num_negatives", "negative_candidates", "cem_iterations", "cem_samples", "cem_elites",
-                     "batch_size", "embed_dim", "action_dim"):
+                     "batch_size", "embed_dim", "action_dim", "motion_dims"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.cem_elites > self.cem_samples:

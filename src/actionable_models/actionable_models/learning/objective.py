@@ -4,9 +4,12 @@
   else gamma * max_a' Q_target(s', a', g), the max by CEM.
 - Goal chaining: goals from other episodes; always gamma * max_a' Q_target(s', a', g), never a reward.
 - Artificial negatives: actions away from the data action, drawn in proportion to exp(Q / T), target 0.
+  Half of the candidates differ from the data action in the arm's motion only (same gripper and terminate),
+  so ranking them needs the goal (an addition of ours: without it Q learned to ignore the goal, measured).
 - Loss: cross-entropy of sigmoid logits against the targets; Polyak-averaged target network.
 - ``method='gcbc'``: goal-conditioned behaviour cloning in the same network and data path: the data
-  action scores 1 and uniform other actions 0 (a classifier over actions, maximised by the same CEM).
+  action scores 1 and other actions (the same candidates, drawn uniformly) 0: a classifier over actions,
+  maximised by the same CEM.
 """
 
 from __future__ import annotations
@@ -104,10 +107,15 @@ class ActionableModelsObjective:
 
     @torch.no_grad()
     def negative_candidates(self, data_action: torch.Tensor) -> torch.Tensor:
-        """Uniform candidate actions (B, M, A) in the action box."""
+        """Candidate actions (B, M, A): uniform in the action box; the first ``negative_motion_fraction``
+        of them keep the data action's non-motion components (gripper, terminate)."""
         c = self.config
         candidates = torch.rand(data_action.shape[0], c.negative_candidates, c.action_dim, generator=self.generator)
-        return (candidates * 2 - 1).to(self.device)
+        candidates = (candidates * 2 - 1).to(self.device)
+        motion_only = int(round(c.negative_motion_fraction * c.negative_candidates))
+        if motion_only and c.action_dim > c.motion_dims:
+            candidates[:, :motion_only, c.motion_dims:] = data_action[:, None, c.motion_dims:].to(candidates.dtype)
+        return candidates
 
     @torch.no_grad()
     def pick_negatives(self, candidates: torch.Tensor, logits: torch.Tensor, data_action: torch.Tensor) -> torch.Tensor:
