@@ -236,6 +236,7 @@ def test_main_pipeline_runs_end_to_end_at_a_tiny_budget(tmp_path):
     assert cv2.imread(str(out / "training_curve.png")).shape == (360, 640, 3)
     results = json.loads((out / "eval" / "results.json").read_text())
     assert [r["task"] for r in results["results"]] == ["instance_grasping", "rearrangement", "container_placing"]
-    assert all(r["steps"] >= 4 for r in results["results"])
+    # each goal ran its 4 steps, or the (4-step, untrained) policy judged it reached or chose terminate
+    assert all(r["steps"] >= 4 or r["policy_stopped"] for r in results["results"])
     assert "| instance_grasping | " in (out / "eval" / "results.md").read_text()
     assert len(list((out / "eval").glob("rollout_*.gif"))) == 3

@@ -31,11 +31,20 @@ from std_srvs.srv import Trigger
 
 from actionable_models.data import keys
 from actionable_models.sim.layouts import get_layout
-from actionable_models.sim.play import PlayConfig, PlayScript
+from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, default_primitive_weights
 from actionable_models.sim.state import SceneState
 from am_common.messages import LATCHED, pose_command
 
 STAGE_TIMEOUT_S = 30.0
+
+
+def _weights(primitives: list[str]) -> dict[str, float]:
+    """PlayConfig weights of the named primitives (their default weights); the others are left out."""
+    defaults = default_primitive_weights()
+    unknown = [name for name in primitives if name not in defaults]
+    if unknown or not primitives:
+        raise ValueError(f"parameter primitives must name some of {', '.join(PRIMITIVES)}, got {primitives}")
+    return {name: defaults[name] for name in primitives}
 
 
 class PlayCollectorNode(Node):
@@ -50,6 +59,7 @@ class PlayCollectorNode(Node):
         self.declare_parameter("position_noise_m", 0.01)
         self.declare_parameter("yaw_noise_rad", 0.1)
         self.declare_parameter("failure_prob", 0.2)
+        self.declare_parameter("primitives", list(PRIMITIVES))
         self.declare_parameter("task", "play")
         self.declare_parameter("sim_node", "sim_cell")
         self.declare_parameter("frame_id", "base_link")
@@ -57,7 +67,7 @@ class PlayCollectorNode(Node):
         self.declare_parameter("progress", True)
         p = {name: self.get_parameter(name).value for name in (
             "episodes", "base_seed", "layout", "episode_steps", "position_noise_m", "yaw_noise_rad", "failure_prob",
-            "task", "sim_node", "frame_id", "wait_for_recorder", "progress")}
+            "primitives", "task", "sim_node", "frame_id", "wait_for_recorder", "progress")}
         if p["episodes"] < 1:
             raise ValueError(f"parameter episodes must be at least 1, got {p['episodes']}")
         get_layout(p["layout"])  # an unknown layout fails here, before any episode is opened
@@ -65,7 +75,8 @@ class PlayCollectorNode(Node):
         self.play_config = PlayConfig(episode_steps=int(p["episode_steps"]),
                                       position_noise_m=float(p["position_noise_m"]),
                                       yaw_noise_rad=float(p["yaw_noise_rad"]),
-                                      failure_prob=float(p["failure_prob"]))
+                                      failure_prob=float(p["failure_prob"]),
+                                      primitive_weights=_weights(list(p["primitives"])))
         self.finished = Future()
         self.summary: dict = {"episodes": [], "primitives": Counter(), "successes": Counter(), "judged": Counter()}
 

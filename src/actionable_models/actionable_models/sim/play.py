@@ -48,7 +48,8 @@ RELEASE_STEPS = 4  # steps the gripper is held open in place (the 2F-85 opens in
 PLACE_CLEARANCE_M = 0.01  # a carried object is let go this far above its resting height, as scripted.py does
 
 
-def _default_weights() -> dict[str, float]:
+def default_primitive_weights() -> dict[str, float]:
+    """The default mix of primitives: relative weights by name."""
     return {"grasp_lift": 2.0, "place": 2.0, "container": 1.5, "push": 2.0, "reach": 1.0, "random_motion": 1.0,
             "release": 0.5}
 
@@ -67,7 +68,7 @@ class PlayConfig:
     """Probability that the gripper command of one step is flipped (open <-> closed)."""
     failure_prob: float = 0.2
     """Probability that a grasp attempt is botched on purpose (offset grasp point, early close or aborted descent)."""
-    primitive_weights: dict[str, float] = field(default_factory=_default_weights)
+    primitive_weights: dict[str, float] = field(default_factory=default_primitive_weights)
     """Relative weights of the primitives the next one is drawn from (names in PRIMITIVES; missing means 0)."""
     random_motion_steps: tuple[int, int] = (3, 8)
     """Inclusive range of the number of steps of one random-motion primitive."""
