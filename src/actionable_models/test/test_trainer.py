@@ -121,3 +121,25 @@ def test_torchrun_two_processes_train_in_sync(bags, tmp_path):
     run = json.loads((tmp_path / "run" / "config.json").read_text())
     assert run["world_size"] == 2
     assert ckpt.read_info(ckpt.latest_checkpoint(tmp_path / "run")).step == 6
+
+
+def test_in_memory_transitions_train_like_bags_and_guard_resume(bags, tmp_path):
+    from actionable_models.data.dataset import load_dataset
+    from actionable_models.learning.sampler import Transitions
+    from actionable_models.learning.trainer import train_transitions
+
+    from_bags = _train(bags, tmp_path / "bags_run", tmp_path / "cache", 5)
+    dataset = load_dataset(bags, DatasetConfig(image_size=16, cache_dir=tmp_path / "cache"))
+    data = Transitions(dataset.images, dataset.actions, dataset.episode, dataset.is_last)
+    identity = {"key": dataset.key, "episodes": dataset.num_episodes, "steps": len(dataset)}
+    schedule = TrainConfig(steps=5, checkpoint_every=5, log_every=5)
+    result = train_transitions(data, identity, tmp_path / "mem_run", LEARNER, schedule)
+    a, b = make_q_network(LEARNER), make_q_network(LEARNER)
+    ckpt.load_weights(from_bags.checkpoint, a)
+    ckpt.load_weights(result.checkpoint, b)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    with pytest.raises(ckpt.CheckpointError, match="another dataset"):
+        train_transitions(data, {**identity, "key": "other"}, tmp_path / "mem_run", LEARNER,
+                          TrainConfig(steps=10, checkpoint_every=5))
+    with pytest.raises(ConfigError, match="identity needs a 'key'"):
+        train_transitions(data, {}, tmp_path / "x", LEARNER, schedule)

@@ -150,10 +150,28 @@ def _train(folder, run_dir, learner, schedule, dataset_config, progress, on_chec
     if dataset.num_episodes < world:
         raise DatasetError(folder, f"{dataset.num_episodes} episodes cannot be shared by {world} ranks")
     identity = {"key": dataset.key, "folder": str(folder), "episodes": dataset.num_episodes, "steps": len(dataset)}
-
-    torch.manual_seed(learner.seed)  # the same initial weights (and target network) on every rank
     data = Transitions(dataset.images, dataset.actions, dataset.episode, dataset.is_last)
-    shard = np.arange(dataset.num_episodes)[rank::world]
+    return _train_loop(data, identity, run_dir, learner, schedule, progress, on_checkpoint, should_stop, rank, world,
+                       device)
+
+
+def train_transitions(data: Transitions, identity: dict, run_dir: Path | str, learner: LearnerConfig,
+                      schedule: TrainConfig, progress: Callable[[int, int, dict[str, float]], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Train (or resume) on transitions already in memory, in one process: what ``train`` does after loading
+    the bags. ``identity`` names the data (its ``key`` guards resume; ``episodes`` and ``steps`` are logged)."""
+    if "key" not in identity:
+        raise ConfigError("identity needs a 'key' naming the data (resume checks it)")
+    if schedule.torch_threads:
+        torch.set_num_threads(schedule.torch_threads)
+    return _train_loop(data, identity, Path(run_dir), learner, schedule, progress, None, should_stop, 0, 1,
+                       _device(schedule.device, 1))
+
+
+def _train_loop(data, identity, run_dir, learner, schedule, progress, on_checkpoint, should_stop, rank, world,
+                device):
+    torch.manual_seed(learner.seed)  # the same initial weights (and target network) on every rank
+    shard = np.arange(data.num_episodes)[rank::world]
     rng = np.random.default_rng([learner.seed, rank])
     sampler = GoalSampler(data, learner, rng, episodes=shard)
     objective = ActionableModelsObjective(make_q_network(learner), learner, device)
