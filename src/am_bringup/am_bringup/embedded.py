@@ -39,6 +39,7 @@ NODE_CLASSES = {
     "trainer": "am_trainer.trainer_node:TrainerNode",
     "policy": "am_policy_node.policy_node:PolicyNode",
     "goal_evaluator": "am_sim.goal_evaluator:GoalEvaluatorNode",
+    "real_arm_adapter": "am_real_arm.adapter_node:RealArmAdapterNode",
 }
 
 
