@@ -1,0 +1,55 @@
+"""The study's own pieces: datasets that mean what they say, and tables that say what the runs did."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from actionable_models.sim.layouts import get_layout
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import report  # noqa: E402
+from collect import collect  # noqa: E402
+
+
+def test_place_episodes_start_with_the_object_in_hand_and_let_it_go():
+    seed = 4000
+    first = str(np.random.default_rng([seed, 31]).permutation(sorted(get_layout("default").objects))[0])
+    arrays = collect(1, 16, seed, 32, 64, "default", ["container"], start_held=True, label_object=first)
+    assert arrays["obs"].shape == (17, 32, 32, 3) and arrays["is_last"][-1] and not arrays["is_last"][:-1].any()
+    assert arrays["success"][0]  # grasped and lifted before recording began
+    assert not arrays["success"][-1]  # carried to the container and let go
+
+
+def test_grasp_episodes_are_labelled_only_where_the_object_is_held():
+    arrays = collect(2, 24, 5000, 32, 64, "default", ["grasp_lift"], failure_prob=0.0, label_object="red_cube")
+    assert not arrays["success"][arrays["episode"] == 0][0]  # on the table at the start
+    assert arrays["actions"].dtype == np.float32 and np.all(np.abs(arrays["actions"]) <= 1.0)
+
+
+def _write(out: Path, name: str, successes: list[bool], task: str = "reaching") -> None:
+    rows = [{"task": task, "success": s, "ee_to_goal_start_m": 0.2, "ee_to_goal_end_m": 0.1 if s else 0.3}
+            for s in successes]
+    (out / "eval").mkdir(parents=True, exist_ok=True)
+    (out / "eval" / f"{name}.json").write_text(json.dumps({"runs": {name: {"results": rows}}}))
+
+
+def test_report_pools_seeds_and_writes_only_between_the_markers(tmp_path):
+    _write(tmp_path, "full_s0", [True, True, False, False])
+    _write(tmp_path, "full_s1", [True, False, False, False])
+    _write(tmp_path, "gcbc_s0", [False] * 4)
+    _write(tmp_path, "ft_scratch_s0", [False, True], task="instance_grasping")
+    (tmp_path / "budget.json").write_text(json.dumps({"episodes": 7, "hours": 0.5}))
+    doc = tmp_path / "published.md"
+    doc.write_text("intro\n<!-- study:begin -->\nold\n<!-- study:end -->\noutro\n")
+    assert report.main([str(tmp_path), "--docs", str(doc)]) == 0
+    table = json.loads((tmp_path / "results.json").read_text())["table"]
+    assert table["full"]["reaching"]["successes"] == 3 and table["full"]["reaching"]["trials"] == 8
+    assert table["full"]["reaching"]["per_seed_rates"] == [0.5, 0.25]
+    assert table["full"]["reaching"]["closer_share"] == 3 / 8
+    text = doc.read_text()
+    assert text.startswith("intro\n<!-- study:begin -->\nBudget: 7 play episodes") and text.endswith("outro\n")
+    assert "| full | 3/8 = 0.38" in text and "| gcbc | 0/4 = 0.00" in text and "| scratch | 1/2 = 0.50" in text
+    assert "old" not in text
