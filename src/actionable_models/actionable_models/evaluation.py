@@ -1,10 +1,10 @@
 """Scoring goal-reaching rollouts and rolling a policy out in the core sim cell.
 
-``summarize`` and ``format_table`` turn per-goal results into success rates with 95 % Wilson intervals
-(the goal evaluator node and the experiments share them). ``rollout`` drives a :class:`Cell` with a
-:class:`GoalReachingPolicy` toward a generated goal, exactly as the policy node drives the sim node in
-lock-step (one decision per camera frame, stop when the policy judges the goal reached), without DDS:
-the fast path for evaluation studies with many goals.
+``result_row`` scores one rollout; ``summarize`` and ``format_table`` turn per-goal results into success
+rates with 95 % Wilson intervals (the goal evaluator node and the experiments share them). ``rollout``
+drives a :class:`Cell` with a :class:`GoalReachingPolicy` toward a generated goal, exactly as the policy
+node drives the sim node in lock-step (one decision per camera frame, stop when the policy judges the
+goal reached), without DDS: the fast path for evaluation studies with many goals.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
     """95 % Wilson score interval of a success rate."""
@@ -60,7 +61,13 @@ def rollout(cell, policy, goal, max_steps: int) -> dict:
         cell.set_command(decision.target_pos, decision.target_yaw, decision.gripper)
         cell.step()
         steps += 1
-    final = cell.scene_state()
+    return result_row(goal, start, cell.scene_state(), steps, stopped)
+
+
+def result_row(goal, start, final, steps: int, stopped: bool) -> dict:
+    """One rollout's result: success by the goal's privileged check on ``final`` (a SceneState), and the
+    gripper's (and the goal object's) distance to where the goal state has it, at ``start`` and ``final``."""
+    spec = goal.spec
     row = {"task": spec.task, "seed": spec.seed, "object": spec.object, "success": bool(spec.is_success(final)),
            "steps": steps, "policy_stopped": stopped,
            "ee_to_goal_start_m": float(np.linalg.norm(start.ee_pos - goal.state.ee_pos)),

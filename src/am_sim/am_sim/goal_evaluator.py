@@ -1,4 +1,4 @@
-"""The goal evaluator: held-out goals for the paper's three tasks (or reaching), reached by a policy through real topics.
+"""The goal evaluator: held-out goals of the paper's tasks (or reaching), reached by a policy through real topics.
 
 For each task and each evaluation seed (base_seed + i, never a collection seed) it renders the goal
 image by driving its own copy of the cell into the goal state (actionable_models.sim.goals), publishes
@@ -28,7 +28,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from actionable_models.errors import GoalGenerationError
-from actionable_models.evaluation import format_table, summarize
+from actionable_models.evaluation import format_table, result_row, summarize
 from actionable_models.imaging import image_to_rgb, rgb_to_image_fields
 from actionable_models.sim.cell import Cell
 from actionable_models.sim.config import CellConfig
@@ -140,18 +140,9 @@ class GoalEvaluatorNode(Node):
 
     def _score(self, stopped_early: bool) -> None:
         spec = self.goal.spec
-        success = spec.is_success(self.state)
-        start_ee = self.cell.ee_pose()[0]  # the evaluator's cell is back at the start scene
-        result = {"task": spec.task, "seed": spec.seed, "object": spec.object, "success": bool(success),
-                  "steps": self.state.step, "policy_stopped": stopped_early,
-                  "ee_to_goal_start_m": float(np.linalg.norm(start_ee - self.goal.state.ee_pos)),
-                  "ee_to_goal_end_m": float(np.linalg.norm(self.state.ee_pos - self.goal.state.ee_pos))}
-        if spec.object is not None:
-            start_obj = self.cell.object_state(spec.object).pos
-            final_obj = self.state.object_pos(spec.object)
-            goal_obj = self.goal.state.object_pos(spec.object)
-            result["object_to_goal_start_m"] = float(np.linalg.norm(start_obj - goal_obj))
-            result["object_to_goal_end_m"] = float(np.linalg.norm(final_obj - goal_obj))
+        # the evaluator's own cell is back at the start scene: its state is the rollout's start
+        result = result_row(self.goal, self.cell.scene_state(), self.state, self.state.step, stopped_early)
+        success = result["success"]
         self.results.append(result)
         if self.frames:
             self.gif_frames.setdefault(spec.task, []).extend(
