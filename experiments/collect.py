@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from actionable_models.actions import ActionSpec
+from actionable_models.errors import ConfigError
 from actionable_models.imaging import resize_for_learning
 from actionable_models.sim.cell import Cell
 from actionable_models.sim.config import CellConfig
-from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, default_primitive_weights
+from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, weights_of
 from actionable_models.sim.scripted import PickPlaceScript, run_script
 from actionable_models.sim.tasks import is_grasped_and_lifted
 
@@ -47,7 +48,7 @@ def collect(episodes: int, steps: int, seed: int, image_size: int, camera_size: 
     'container' or 'place' primitive only carries it and lets go. ``label_object``: also store ``success``
     (N,) bool, the privileged instance-grasping check of that object at each frame (sparse task labels).
     """
-    weights = {name: default_primitive_weights()[name] for name in primitives}
+    weights = weights_of(primitives)
     cell = Cell(CellConfig(image_width=camera_size, image_height=camera_size, layout=layout))
     spec = ActionSpec()
     obs, actions, episode, last, ee, success = [], [], [], [], [], []
@@ -108,9 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output .npz")
     args = parser.parse_args(argv)
     primitives = [p for p in args.primitives.split(",") if p]
-    unknown = sorted(set(primitives) - set(PRIMITIVES))
-    if unknown or not primitives:
-        parser.error(f"--primitives must name some of {', '.join(PRIMITIVES)}; unknown {unknown}")
+    try:
+        weights_of(primitives)
+    except ConfigError as exc:
+        parser.error(f"--primitives: {exc}")
     arrays = collect(args.episodes, args.steps, args.seed, args.image_size, args.camera_size, args.layout,
                      primitives, args.start_held, args.failure_prob, args.label_object)
     out = Path(args.out)

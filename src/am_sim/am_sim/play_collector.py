@@ -31,20 +31,11 @@ from std_srvs.srv import Trigger
 
 from actionable_models.data import keys
 from actionable_models.sim.layouts import get_layout
-from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, default_primitive_weights
+from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, weights_of
 from actionable_models.sim.state import SceneState
 from am_common.messages import LATCHED, pose_command
 
 STAGE_TIMEOUT_S = 30.0
-
-
-def _weights(primitives: list[str]) -> dict[str, float]:
-    """PlayConfig weights of the named primitives (their default weights); the others are left out."""
-    defaults = default_primitive_weights()
-    unknown = [name for name in primitives if name not in defaults]
-    if unknown or not primitives:
-        raise ValueError(f"parameter primitives must name some of {', '.join(PRIMITIVES)}, got {primitives}")
-    return {name: defaults[name] for name in primitives}
 
 
 class PlayCollectorNode(Node):
@@ -76,7 +67,7 @@ class PlayCollectorNode(Node):
                                       position_noise_m=float(p["position_noise_m"]),
                                       yaw_noise_rad=float(p["yaw_noise_rad"]),
                                       failure_prob=float(p["failure_prob"]),
-                                      primitive_weights=_weights(list(p["primitives"])))
+                                      primitive_weights=weights_of(list(p["primitives"])))
         self.finished = Future()
         self.summary: dict = {"episodes": [], "primitives": Counter(), "successes": Counter(), "judged": Counter()}
 

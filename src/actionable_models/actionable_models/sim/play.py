@@ -54,6 +54,16 @@ def default_primitive_weights() -> dict[str, float]:
             "release": 0.5}
 
 
+def weights_of(primitives: list[str]) -> dict[str, float]:
+    """The default weights of just the named primitives (a restricted mix); ConfigError naming unknown ones."""
+    unknown = sorted(set(primitives) - set(PRIMITIVES))
+    if unknown or not primitives:
+        raise ConfigError(f"primitives must name some of {', '.join(PRIMITIVES)}; got {list(primitives)}"
+                          + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+    defaults = default_primitive_weights()
+    return {name: defaults[name] for name in primitives}
+
+
 @dataclass
 class PlayConfig:
     """What shapes a play episode: its length, the noise on commands, failures and the mix of primitives."""
