@@ -48,13 +48,14 @@ def task_goal(obj: str, camera_size: int) -> Goal:
         cell.close()
 
 
-def finetune(data_path: Path, obj: str, init: str, steps: int, seed: int, out: Path, camera_size: int,
+def finetune(data_path: Path, task: Goal, init: str, steps: int, seed: int, out: Path,
              batch_size: int = 64) -> Path:
     """Train the task Q-function; returns its checkpoint."""
     with np.load(data_path) as f:
-        obs, actions, episode, last, success = (f[k] for k in ("obs", "actions", "episode", "is_last", "success"))
+        obs, actions, last, success = (f[k] for k in ("obs", "actions", "is_last", "success"))
     size = obs.shape[1]
-    goal = resize_for_learning(task_goal(obj, camera_size).image, size)
+    goal = resize_for_learning(task.image, size)
+    obj = task.spec.object
     if init == "scratch":
         config = LearnerConfig(image_size=size, seed=seed, batch_size=batch_size, use_chaining=False)
         torch.manual_seed(seed)
@@ -88,14 +89,14 @@ def finetune(data_path: Path, obj: str, init: str, steps: int, seed: int, out: P
                                 {"key": str(data_path), "task": f"instance_grasping:{obj}", "init": init})
 
 
-def evaluate(checkpoint: Path, obj: str, goals: int, base_seed: int, camera_size: int, max_steps: int) -> list:
+def evaluate(checkpoint: Path, task: Goal, goals: int, base_seed: int, camera_size: int, max_steps: int) -> list:
     """Roll the task policy out from held-out scenes with the fixed task image as goal."""
-    fixed = task_goal(obj, camera_size)
+    obj = task.spec.object
     policy = GoalReachingPolicy(checkpoint, PolicyConfig())
     cell = Cell(CellConfig(image_width=camera_size, image_height=camera_size))
     try:
         return [rollout(cell, policy, Goal(GoalSpec("instance_grasping", obj, base_seed + i, "default"),
-                                           fixed.image, fixed.state), max_steps) for i in range(goals)]
+                                           task.image, task.state), max_steps) for i in range(goals)]
     finally:
         cell.close()
 
@@ -115,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--result", type=Path, required=True, help="results JSON (evaluate.py's format)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    checkpoint = finetune(args.data, args.object, args.init, args.steps, args.seed, args.out, args.camera_size)
-    rows = evaluate(checkpoint, args.object, args.goals, args.base_seed, args.camera_size, args.max_steps)
+    task = task_goal(args.object, args.camera_size)
+    checkpoint = finetune(args.data, task, args.init, args.steps, args.seed, args.out)
+    rows = evaluate(checkpoint, task, args.goals, args.base_seed, args.camera_size, args.max_steps)
     summary = summarize(rows)
     args.result.parent.mkdir(parents=True, exist_ok=True)
     args.result.write_text(json.dumps({"settings": {k: str(v) for k, v in vars(args).items()},

@@ -65,8 +65,12 @@ def _section(title: str, rows: dict) -> list[str]:
         shown = []
         for t in tasks:
             c = cells.get(t)
-            shown.append("-" if c is None else f"{c['successes']}/{c['trials']} = {c['rate']:.2f} "
-                         f"({c['ci95'][0]:.2f}-{c['ci95'][1]:.2f}) [{', '.join(f'{r:.2f}' for r in c['per_seed_rates'])}]")
+            if c is None:
+                shown.append("-")
+                continue
+            seeds = ", ".join(f"{r:.2f}" for r in c["per_seed_rates"])
+            shown.append(f"{c['successes']}/{c['trials']} = {c['rate']:.2f} "
+                         f"({c['ci95'][0]:.2f}-{c['ci95'][1]:.2f}) [{seeds}]")
         lines.append(f"| {name} | " + " | ".join(shown) + " |")
     lines += ["", "Gripper distance to where the goal image has it, mean start -> mean end (m), and the share of "
               "rollouts that ended closer:", "", "| variant | " + " | ".join(tasks) + " |",

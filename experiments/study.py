@@ -68,11 +68,13 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = [(v, s, out / "runs" / f"{v}_s{s}") for v in VARIANTS for s in range(args.seeds)]
     # Goal chaining where it matters: grasping and placing in separate episodes.
-    grasp, place = out / "data" / f"grasp{episodes // 2}_{size}px.npz", out / "data" / f"place{episodes // 2}_{size}px.npz"
+    grasp = out / "data" / f"grasp{episodes // 2}_{size}px.npz"
+    place = out / "data" / f"place{episodes // 2}_{size}px.npz"
     chain_runs = [(v, s, out / "runs" / f"chain_{v}_s{s}") for v in ("full", "no_chaining") for s in range(args.seeds)]
     # Downstream fine-tuning: a small labelled dataset of one object's grasps.
     task = out / "data" / f"task{episodes * 3 // 10}_{size}px.npz"
-    ft_runs = [(init, s, out / "runs" / f"ft_{init}_s{s}") for init in ("scratch", "pretrained") for s in range(args.seeds)]
+    ft_runs = [(init, s, out / "runs" / f"ft_{init}_s{s}") for init in ("scratch", "pretrained")
+               for s in range(args.seeds)]
     goals, chain_goals = out / "eval" / f"goals_{args.goals}.pickle", out / "eval" / f"chain_goals_{args.goals}.pickle"
 
     def collect(path: Path, *extra: str) -> None:
@@ -132,9 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         each(train, chain_runs, [grasp, place])
         each(evaluate, chain_runs, chain_goals, chain_tasks)
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, device {args.device}"
-    previous = json.loads((out / "budget.json").read_text()).get("hours", 0.0) if (out / "budget.json").exists() else 0.0
+    budget_file = out / "budget.json"
+    previous = json.loads(budget_file.read_text()).get("hours", 0.0) if budget_file.exists() else 0.0
     hours = previous + (time.monotonic() - started) / 3600  # summed over the invocations that built OUT
-    (out / "budget.json").write_text(json.dumps({**budget, "machine": machine, "hours": hours}, indent=1))
+    budget_file.write_text(json.dumps({**budget, "machine": machine, "hours": hours}, indent=1))
     report = [py, str(HERE / "report.py"), str(out)] + (["--docs", str(args.docs)] if args.docs else [])
     subprocess.check_call(report)
     print(f"[study] finished in {(time.monotonic() - started) / 60:.0f} min", flush=True)
