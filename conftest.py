@@ -27,3 +27,19 @@ def context():
     rclpy.init(context=ctx)
     yield ctx
     rclpy.shutdown(context=ctx)
+
+
+@pytest.fixture
+def spin_for():
+    """``spin_for(executor, seconds, every=None)``: spin an executor for a while, calling ``every()`` (e.g.
+    publishing a fake sensor) before each 20 ms spin."""
+    import time
+
+    def spin(executor, seconds: float, every=None) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if every:
+                every()
+            executor.spin_once(timeout_sec=0.02)
+
+    return spin

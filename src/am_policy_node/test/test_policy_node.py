@@ -2,7 +2,6 @@
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -76,21 +75,13 @@ class FakeArm:
         self.pose.publish(pose)
 
 
-def spin_for(executor, seconds, every=None):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if every:
-            every()
-        executor.spin_once(timeout_sec=0.02)
-
-
 def _policy(context, run_dir, **params):
     params = {"checkpoint": str(run_dir / "checkpoint-00000002.safetensors"), "control_rate_hz": 20.0,
               "stale_after_s": 0.4, "reached_q": 1.0, "use_terminate": False, **params}
     return PolicyNode(context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
 
 
-def test_goal_published_before_start_is_used_and_commands_answer_frames(context, run_dir):
+def test_goal_published_before_start_is_used_and_commands_answer_frames(context, run_dir, spin_for):
     arm = FakeArm(context)
     arm.publish_goal()  # before the policy exists: transient local keeps it
     executor = SingleThreadedExecutor(context=context)
@@ -116,7 +107,7 @@ def test_goal_published_before_start_is_used_and_commands_answer_frames(context,
         arm.node.destroy_node()
 
 
-def test_stale_camera_makes_the_policy_hold(context, run_dir):
+def test_stale_camera_makes_the_policy_hold(context, run_dir, spin_for):
     arm = FakeArm(context)
     arm.publish_goal()
     policy = _policy(context, run_dir)
@@ -139,7 +130,7 @@ def test_stale_camera_makes_the_policy_hold(context, run_dir):
         arm.node.destroy_node()
 
 
-def test_announced_checkpoint_is_loaded_and_a_bad_one_kept_out(context, run_dir):
+def test_announced_checkpoint_is_loaded_and_a_bad_one_kept_out(context, run_dir, spin_for):
     arm = FakeArm(context)
     policy = _policy(context, run_dir)
     executor = SingleThreadedExecutor(context=context)

@@ -3,7 +3,6 @@ position topic) on one side, the cell's command topics on the other."""
 
 import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -59,14 +58,6 @@ class FakeRobot:
         self.cmd_pub.publish(pose_command(np.array(pos, dtype=float), yaw, frame))
 
 
-def spin_for(executor, seconds, every=None):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if every:
-            every()
-        executor.spin_once(timeout_sec=0.02)
-
-
 def positions(messages):
     return np.array([[m.pose.position.x, m.pose.position.y, m.pose.position.z] for m in messages])
 
@@ -95,7 +86,7 @@ def rig(context):
             node.destroy_node()
 
 
-def test_commands_are_clamped_rate_limited_and_sent_to_servo(rig):
+def test_commands_are_clamped_rate_limited_and_sent_to_servo(rig, spin_for):
     robot, adapter, executor = rig()
     spin_for(executor, 0.4, every=robot.publish_tool_pose)
     pinch = positions(robot.ee_poses)[-1]
@@ -120,7 +111,7 @@ def test_commands_are_clamped_rate_limited_and_sent_to_servo(rig):
     assert tracking and tracking[-1]["target"][0] <= 0.65
 
 
-def test_bad_commands_are_not_forwarded(rig):
+def test_bad_commands_are_not_forwarded(rig, spin_for):
     robot, adapter, executor = rig()
 
     def bad():
@@ -133,7 +124,7 @@ def test_bad_commands_are_not_forwarded(rig):
     assert robot.status[-1]["state"] == "idle"
 
 
-def test_stale_command_stops_forwarding(rig):
+def test_stale_command_stops_forwarding(rig, spin_for):
     robot, adapter, executor = rig()
 
     def both():
@@ -149,7 +140,7 @@ def test_stale_command_stops_forwarding(rig):
     assert robot.status[-1]["state"] == "idle" and "stale" in robot.status[-1]["reason"]
 
 
-def test_emergency_stop_latches_holds_pauses_servo_and_resets(rig):
+def test_emergency_stop_latches_holds_pauses_servo_and_resets(rig, spin_for):
     robot, adapter, executor = rig()
 
     def both():
@@ -186,7 +177,7 @@ def test_emergency_stop_latches_holds_pauses_servo_and_resets(rig):
     assert len(robot.servo) > sent and robot.status[-1]["state"] == "tracking"
 
 
-def test_gripper_closure_is_mapped_to_positions(rig):
+def test_gripper_closure_is_mapped_to_positions(rig, spin_for):
     robot, adapter, executor = rig(gripper_open_position=0.0, gripper_closed_position=0.8)
     for value in (1.0, 0.99, float("nan"), 0.0, 0.5):
         robot.gripper_cmd_pub.publish(Float64(data=value))
@@ -218,7 +209,7 @@ def test_missing_robot_interfaces_are_named(rig, context):
         assert adapter._command_type_client is None
 
 
-def test_gripper_action_goals_where_control_msgs_is_installed(rig):
+def test_gripper_action_goals_where_control_msgs_is_installed(rig, spin_for):
     action = pytest.importorskip("control_msgs.action", reason="control_msgs is not installed (no PyPI wheel)")
     from rclpy.action import ActionServer
 
@@ -238,7 +229,7 @@ def test_gripper_action_goals_where_control_msgs_is_installed(rig):
     assert goals == [(pytest.approx(0.8), 30.0)]
 
 
-def test_servo_is_switched_to_pose_commands_where_moveit_msgs_is_installed(rig):
+def test_servo_is_switched_to_pose_commands_where_moveit_msgs_is_installed(rig, spin_for):
     srv = pytest.importorskip("moveit_msgs.srv", reason="moveit_msgs is not installed (no PyPI wheel)")
     requests = []
 

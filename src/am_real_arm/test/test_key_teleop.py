@@ -1,6 +1,5 @@
 """The keyboard teleop over real rclpy: it waits for a measured pose, then sends the cell's command topics."""
 
-import time
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from am_real_arm.key_teleop import KeyTeleopNode
 pytestmark = pytest.mark.ros
 
 
-def test_keys_steer_the_commanded_pose_from_the_measured_one(context):
+def test_keys_steer_the_commanded_pose_from_the_measured_one(context, spin_for):
     arm = Node("fake_arm", context=context, start_parameter_services=False)
     pose_pub = arm.create_publisher(PoseStamped, "/arm/ee_pose", 10)
     commands, grippers = [], []
@@ -27,25 +26,20 @@ def test_keys_steer_the_commanded_pose_from_the_measured_one(context):
     executor.add_node(arm)
     executor.add_node(teleop)
 
-    def spin(seconds, every=None):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if every:
-                every()
-            executor.spin_once(timeout_sec=0.02)
-
     try:
-        spin(0.4)
+        spin_for(executor, 0.4)
         assert commands == []  # no measured pose: no command
-        spin(0.4, every=lambda: pose_pub.publish(pose_stamped(np.array([0.4, 0.0, 0.2]), quat_from_yaw(0.0),
-                                                              "base_link")))
+        def publish_measured():
+            pose_pub.publish(pose_stamped(np.array([0.4, 0.0, 0.2]), quat_from_yaw(0.0), "base_link"))
+
+        spin_for(executor, 0.4, every=publish_measured)
         assert commands
         for key in "wwr":
             teleop.press(key)
         assert teleop.press("g") == "gripper closed"
         assert "not available" in teleop.press(" ")  # no recorder running
         commands.clear()
-        spin(0.4)
+        spin_for(executor, 0.4)
         last = commands[-1]
         assert last.header.frame_id == "base_link"
         assert np.allclose([last.pose.position.x, last.pose.position.y, last.pose.position.z], [0.42, 0.0, 0.21])
