@@ -1,8 +1,9 @@
 """Tables of an evaluation study (experiments/study.py): success per variant and task over seeds.
 
-Reads OUT/eval/<variant>_s<seed>.json and OUT/budget.json; writes OUT/results.json and OUT/results.md.
-With --docs FILE, also replaces the text between the study markers in FILE (docs/results.md) with the
-tables, so the published numbers are exactly the script's.
+Reads OUT/eval/<variant>_s<seed>.json, OUT/runs/*/metrics.jsonl and OUT/budget.json; writes
+OUT/results.json, OUT/results.md and the charts OUT/img/*.svg. With --docs FILE, also replaces the text
+between the study markers in FILE (docs/results.md) with the tables and writes the charts beside it
+(FILE's folder/img), so the published numbers and plots are exactly the script's.
 
     python experiments/report.py out/study [--docs docs/results.md]
 """
@@ -20,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from actionable_models.evaluation import wilson_interval
+
+from plots import bar_chart, line_chart
 
 BEGIN, END = "<!-- study:begin -->", "<!-- study:end -->"
 
@@ -82,7 +85,44 @@ def _section(title: str, rows: dict) -> list[str]:
     return lines + [""]
 
 
-def markdown(table: dict, budget: dict) -> str:
+def learning_curves(out: Path, variants: tuple[str, ...], metric: str = "loss/total") -> dict:
+    """variant -> (steps, metric averaged over the seeds' runs) from OUT/runs/<variant>_s<seed>/metrics.jsonl."""
+    curves = {}
+    for variant in variants:
+        by_step = defaultdict(list)
+        for log in sorted((out / "runs").glob(f"{variant}_s*/metrics.jsonl")):
+            for line in log.read_text().splitlines():
+                row = json.loads(line)
+                if metric in row:
+                    by_step[row["step"]].append(row[metric])
+        if by_step:
+            steps = sorted(by_step)
+            curves[variant] = (steps, [float(np.mean(by_step[s])) for s in steps])
+    return curves
+
+
+CHARTS = {"study_success.svg": "Success per task on the play dataset",
+          "study_training_loss.svg": "Training loss per variant"}
+
+
+def charts(out: Path, table: dict) -> dict[str, str]:
+    """file name -> SVG text: success per task (with 95 % intervals) and learning curves, play variants."""
+    variants = [v for v in SECTIONS[0][2] if v in table]
+    tasks = list(dict.fromkeys(t for v in variants for t in table[v]))
+    result = {}
+    if variants:
+        bars = {v: [(table[v][t]["rate"], *table[v][t]["ci95"]) if t in table[v] else None for t in tasks]
+                for v in variants}
+        result["study_success.svg"] = bar_chart(tasks, bars, CHARTS["study_success.svg"], "success rate")
+    curves = learning_curves(out, tuple(variants))
+    if curves:
+        result["study_training_loss.svg"] = line_chart(
+            curves, CHARTS["study_training_loss.svg"] + " (mean over seeds; gcbc is a classification loss)",
+            "training step", "loss/total")
+    return result
+
+
+def markdown(table: dict, budget: dict, chart_names: list[str] = ()) -> str:
     """One success table and one gripper-distance table per part of the study."""
     lines = [f"Budget: {budget.get('episodes')} play episodes x {budget.get('episode_steps')} steps, "
              f"{budget.get('train_steps')} training steps (batch {budget.get('batch_size')}, "
@@ -94,6 +134,7 @@ def markdown(table: dict, budget: dict) -> str:
         rows = {name: table[prefix + name] for name in names if prefix + name in table}
         if rows:
             lines += _section(title, rows)
+    lines += [f"![{CHARTS[name]}](img/{name})\n" for name in chart_names]
     return "\n".join(lines)
 
 
@@ -106,7 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     table = aggregate(args.out)
     if not table:
         parser.error(f"no evaluation results under {args.out / 'eval'}")
-    text = markdown(table, budget)
+    svgs = charts(args.out, table)
+    text = markdown(table, budget, list(svgs))
+    for folder in [args.out / "img"] + ([args.docs.parent / "img"] if args.docs is not None else []):
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, svg in svgs.items():
+            (folder / name).write_text(svg)
     (args.out / "results.json").write_text(json.dumps({"budget": budget, "table": table}, indent=1))
     (args.out / "results.md").write_text(text)
     print(text)

@@ -53,3 +53,25 @@ def test_report_pools_seeds_and_writes_only_between_the_markers(tmp_path):
     assert text.startswith("intro\n<!-- study:begin -->\nBudget: 7 play episodes") and text.endswith("outro\n")
     assert "| full | 3/8 = 0.38" in text and "| gcbc | 0/4 = 0.00" in text and "| scratch | 1/2 = 0.50" in text
     assert "old" not in text
+
+
+def test_report_draws_success_bars_and_learning_curves_the_same_each_time(tmp_path):
+    _write(tmp_path, "full_s0", [True, False])
+    _write(tmp_path, "gcbc_s0", [False, False])
+    for seed, losses in ((0, (1.0, 0.5)), (1, (0.8, 0.3))):
+        run = tmp_path / "runs" / f"full_s{seed}"
+        run.mkdir(parents=True)
+        run.joinpath("metrics.jsonl").write_text("".join(
+            json.dumps({"step": 100 * (i + 1), "loss/total": loss}) + "\n" for i, loss in enumerate(losses)))
+    doc = tmp_path / "docs" / "results.md"
+    doc.parent.mkdir()
+    doc.write_text("<!-- study:begin -->\n<!-- study:end -->\n")
+    assert report.main([str(tmp_path), "--docs", str(doc)]) == 0
+    assert report.learning_curves(tmp_path, ("full", "gcbc")) == {"full": ([100, 200], [0.9, 0.4])}
+    first = {p.name: p.read_text() for p in (tmp_path / "docs" / "img").iterdir()}
+    assert set(first) == {"study_success.svg", "study_training_loss.svg"}
+    assert "](img/study_success.svg)" in doc.read_text()
+    assert first["study_success.svg"].count("<rect x=") == 1 + 2 + 2  # the frame, two legend swatches, a bar per variant
+    assert "<polyline" in first["study_training_loss.svg"]
+    report.main([str(tmp_path), "--docs", str(doc)])
+    assert {p.name: p.read_text() for p in (tmp_path / "docs" / "img").iterdir()} == first
