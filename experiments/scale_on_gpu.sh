@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# One prepared run on a GPU machine: the learner benchmark, then every variant trained in parallel on the
-# experiment datasets for MINUTES minutes (default 6). Needs the datasets in .exp/ (experiments/collect.py)
-# and, where rosbags is not installed, its wheels in .whl/. Final checkpoints and logs are written to
-# $OUT (or out/gpu); evaluate them anywhere with experiments/evaluate.py.
+# One prepared run on a GPU machine: the CUDA unit tests and the learner benchmark, then every variant
+# trained in parallel on the experiment datasets for MINUTES minutes (default 6). Needs the datasets in
+# .exp/ (experiments/collect.py) and, where rosbags is not installed, its wheels in .whl/. Final
+# checkpoints and logs are written to $OUT (or out/gpu); evaluate them anywhere with experiments/evaluate.py.
 set -u
 OUT=${OUT:-out/gpu}
 mkdir -p "$OUT" runs logs
@@ -14,7 +14,9 @@ export PYTHONPATH=$PWD/src/actionable_models:${PYTHONPATH:-} PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/machine.txt"
 nproc >> "$OUT/machine.txt"
 python3 -c "import torch; print('torch', torch.__version__)" >> "$OUT/machine.txt"
-timeout 120 python3 benchmarks/learner_speed.py --device cuda --updates 50 --batch 64 2>&1 | tail -n 12 | tee "$OUT/learner_speed.txt"
+timeout 120 python3 -m pytest -q -p no:cacheprovider src/actionable_models/test/test_learning.py -k cuda 2>&1 |
+  tail -n 3 | tee "$OUT/cuda_tests.txt"
+timeout 90 python3 benchmarks/learner_speed.py --device cuda --updates 50 --batch 64 2>&1 | tail -n 12 | tee "$OUT/learner_speed.txt"
 for spec in "play200 full" "play200 gcbc" "play200 no_negatives" "play200 no_chaining" "reach200 full" "reach200 gcbc"; do
   set -- $spec
   python3 experiments/train.py ".exp/$1.npz" --variant "$2" --steps 100000 --batch-size 128 \

@@ -166,3 +166,19 @@ def test_the_logged_next_action_bounds_the_max_from_below():
     bounded = objective.max_next_q(obs, obs, torch.full((2, 6), 0.9))
     assert torch.all(missed < 0.5)
     assert torch.allclose(bounded, torch.sigmoid(torch.tensor(10.0)).expand(2))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("method", ["actionable_models", "gcbc"])
+def test_an_update_on_cuda_draws_what_the_cpu_draws(method):
+    """All draws come from the objective's CPU generator, so a CUDA run samples what a CPU run samples."""
+    data = tiny_transitions()
+    config = LearnerConfig(**SMALL, method=method)
+    batch = to_tensors(GoalSampler(data, config, np.random.default_rng(0)).sample(8).arrays(data))
+    metrics = {}
+    for device in ("cpu", "cuda"):
+        torch.manual_seed(0)
+        objective = ActionableModelsObjective(make_q_network(config), config, device)
+        metrics[device] = objective.update({k: v.to(device) for k, v in batch.items()})
+        assert all(np.isfinite(v) for v in metrics[device].values())
+    assert metrics["cuda"]["loss/total"] == pytest.approx(metrics["cpu"]["loss/total"], rel=1e-2)

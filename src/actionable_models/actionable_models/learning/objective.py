@@ -129,7 +129,8 @@ class ActionableModelsObjective:
         weights = torch.where(weights.sum(dim=1, keepdim=True) > 0, weights, torch.ones_like(weights))
         # With replacement: draws ~ exp(Q / T) as the paper states, and a near candidate (weight 0) is never
         # drawn even when fewer than num_negatives candidates are far enough.
-        pick = torch.multinomial(weights, c.num_negatives, replacement=True, generator=self.generator)
+        pick = torch.multinomial(weights.cpu(), c.num_negatives, replacement=True,  # CPU generator, any device
+                                 generator=self.generator).to(self.device)
         return candidates[torch.arange(candidates.shape[0], device=self.device)[:, None], pick]  # (B, N, A)
 
     # -------------------------------------------------------------------------------------- update
