@@ -224,11 +224,27 @@ def _train_loop(data, identity, run_dir, learner, schedule, progress, on_checkpo
 
 def _check_replicas_in_sync(q: torch.nn.Module) -> None:
     """DistributedDataParallel keeps every rank's weights equal; check it rather than trust it."""
-    checksum = torch.stack([p.detach().double().sum() for p in q.parameters()]).sum().cpu().reshape(1)
+    # On the parameters' device: NCCL gathers only CUDA tensors, gloo any.
+    checksum = torch.stack([p.detach().double().sum() for p in q.parameters()]).sum().reshape(1)
     gathered = [torch.zeros_like(checksum) for _ in range(dist.get_world_size())]
     dist.all_gather(gathered, checksum)
+    _hold_until_released([checksum, *gathered])
     if any(not torch.equal(g, gathered[0]) for g in gathered):
         raise RuntimeError(f"ranks ended with different weights (checksums {[g.item() for g in gathered]})")
+
+
+def _hold_until_released(tensors: list[torch.Tensor], timeout_s: float = 30.0) -> None:
+    """Keep ``tensors`` referenced here until the process group's worker thread has let go of them.
+
+    The backend frees a collective's work object on its own thread, after ``wait()`` has returned. If that
+    thread drops the last reference to a tensor, it must take the GIL to free the Python object; when that
+    happens as the interpreter exits, the process aborts ("terminate called without an active exception").
+    The process group's threads outlive ``destroy_process_group`` once DistributedDataParallel has used it,
+    so joining them is no way out.
+    """
+    deadline = time.monotonic() + timeout_s
+    while any(t._use_count() > 1 for t in tensors) and time.monotonic() < deadline:
+        time.sleep(0.001)
 
 
 def _save(run_dir, objective, learner, identity, sampler, step) -> Path:
