@@ -41,12 +41,14 @@ def _grasp_unrecorded(cell: Cell, seed: int) -> None:
 
 def collect(episodes: int, steps: int, seed: int, image_size: int, camera_size: int, layout: str,
             primitives: list[str], start_held: bool = False, failure_prob: float = 0.2,
-            label_object: str | None = None) -> dict[str, np.ndarray]:
+            label_object: str | None = None, object_weights: dict[str, float] | None = None
+            ) -> dict[str, np.ndarray]:
     """``episodes`` play episodes (seeds seed..seed+episodes-1) of ``steps`` commands; frames at image_size.
 
     ``start_held``: each episode starts with an object already grasped and lifted (not recorded), so a
     'container' or 'place' primitive only carries it and lets go. ``label_object``: also store ``success``
     (N,) bool, the privileged instance-grasping check of that object at each frame (sparse task labels).
+    ``object_weights``: how often grasps and pushes pick each object (PlayConfig.object_weights).
     """
     weights = weights_of(primitives)
     cell = Cell(CellConfig(image_width=camera_size, image_height=camera_size, layout=layout))
@@ -59,8 +61,8 @@ def collect(episodes: int, steps: int, seed: int, image_size: int, camera_size: 
             if start_held:
                 _grasp_unrecorded(cell, seed + e)
             script = PlayScript(np.random.default_rng(seed + e),
-                                PlayConfig(episode_steps=steps, primitive_weights=weights,
-                                                                failure_prob=failure_prob), cell=cell.config)
+                                PlayConfig(episode_steps=steps, primitive_weights=weights, failure_prob=failure_prob,
+                                           object_weights=object_weights or {}), cell=cell.config)
             gripper = 0.0
             while True:
                 ee_pos, ee_yaw = cell.ee_pose()
@@ -106,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--failure-prob", type=float, default=0.2, help="share of deliberately botched grasps")
     parser.add_argument("--label-object", default=None,
                         help="store per-frame success labels of grasping and lifting this object")
+    parser.add_argument("--object-weights", default="",
+                        help="relative weights of the objects grasps and pushes pick, e.g. red_cube=4 (others 1)")
     parser.add_argument("--out", required=True, help="output .npz")
     args = parser.parse_args(argv)
     primitives = [p for p in args.primitives.split(",") if p]
@@ -113,8 +117,19 @@ def main(argv: list[str] | None = None) -> int:
         weights_of(primitives)
     except ConfigError as exc:
         parser.error(f"--primitives: {exc}")
+    object_weights = {}
+    for item in filter(None, args.object_weights.split(",")):
+        name, _, value = item.partition("=")
+        try:
+            object_weights[name] = float(value)
+        except ValueError:
+            parser.error(f"--object-weights: {item!r} is not NAME=WEIGHT")
+    try:
+        PlayConfig(object_weights=object_weights)
+    except ConfigError as exc:
+        parser.error(f"--object-weights: {exc}")
     arrays = collect(args.episodes, args.steps, args.seed, args.image_size, args.camera_size, args.layout,
-                     primitives, args.start_held, args.failure_prob, args.label_object)
+                     primitives, args.start_held, args.failure_prob, args.label_object, object_weights)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {k: v for k, v in vars(args).items() if k != "out"}

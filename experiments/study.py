@@ -3,7 +3,8 @@
 Stages (each skipped when its output exists, so an interrupted study resumes):
 1. collect (experiments/collect.py) the play dataset, the split dataset (grasp-only episodes and
    place-into-container episodes that start with the object in hand) and the small labelled task dataset
-   (grasp attempts, labelled where the red cube is held up); generate the held-out goals once;
+   (grasp attempts, half of them at the red cube, labelled where it is held up); generate the held-out
+   goals once;
 2. train every variant (full, no_negatives, no_chaining, gcbc) for every seed on the play data and
    evaluate each on every task (experiments/train.py, evaluate.py);
 3. fine-tune the red-cube grasping task from scratch and from each seed's full run (finetune.py);
@@ -126,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             lambda: collect(place, "--episodes", str(episodes // 2), "--steps", "16", "--primitives", "container",
                             "--start-held", "--seed", "4000"),
             lambda: collect(task, "--episodes", str(episodes * 3 // 10), "--steps", "24", "--primitives",
-                            "grasp_lift", "--failure-prob", "0.3", "--label-object", "red_cube", "--seed", "5000"),
+                            "grasp_lift", "--failure-prob", "0.3", "--label-object", "red_cube", "--object-weights",
+                            "red_cube=4", "--seed", "5000"),
             lambda: make_goals(goals, TASKS), lambda: make_goals(chain_goals, chain_tasks)])
         each(train, runs, [play])
         each(evaluate, runs, goals, TASKS)

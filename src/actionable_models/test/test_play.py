@@ -147,7 +147,30 @@ def test_commands_respect_a_smaller_workspace_of_the_cell():
     assert all(-0.5 <= c.yaw <= 0.5 for c in commands)
 
 
+def test_object_weights_aim_grasps_at_one_object():
+    cell_config = CellConfig()
+    objects = {name: np.array([0.40 + 0.05 * i, -0.1, 0.02, 1.0, 0.0, 0.0, 0.0])
+               for i, name in enumerate(["blue_bar", "green_cylinder", "red_cube", "yellow_egg"])}
+    state = SceneState(objects=objects, ee_pos=np.array([0.42, 0.0, 0.22]), ee_yaw=0.0, gripper=0.0,
+                       container=np.array([0.56, 0.2, 0.0]))
+
+    def first_targets(object_weights):
+        config = PlayConfig(episode_steps=3, primitive_weights={"grasp_lift": 1.0}, object_weights=object_weights)
+        targets = []
+        for seed in range(60):
+            script = PlayScript(np.random.default_rng(seed), config, cell=cell_config)
+            while script.act(state) is not None:
+                pass
+            targets.append(script.log[0]["object"])
+        return targets
+
+    aimed, uniform = first_targets({"red_cube": 12.0}), first_targets({})
+    assert aimed.count("red_cube") >= 40 and 5 <= uniform.count("red_cube") <= 25
+    assert uniform == first_targets({}) and set(uniform) == set(objects)
+
+
 @pytest.mark.parametrize("field,value", [
+    ("object_weights", {"unicorn": 1.0}), ("object_weights", {"red_cube": 0.0}), ("object_weights", ["red_cube"]),
     ("episode_steps", 0), ("episode_steps", 2.5), ("position_noise_m", -0.01), ("yaw_noise_rad", math.nan),
     ("gripper_flip_prob", 1.5), ("failure_prob", -0.1), ("primitive_weights", {"dance": 1.0}),
     ("primitive_weights", {"reach": -1.0}), ("primitive_weights", {"reach": 0.0}), ("random_motion_steps", (5, 2)),

@@ -25,7 +25,7 @@ from actionable_models.geometry import wrap_half_turn
 from actionable_models.sim import scene
 from actionable_models.sim.cell import CONTAINER_CLEARANCE, MIN_OBJECT_GAP, OBJECT_AREA
 from actionable_models.sim.config import CellConfig
-from actionable_models.sim.layouts import get_object
+from actionable_models.sim.layouts import OBJECTS, get_object
 from actionable_models.sim.scripted import CARRY_Z, DROP_Z, HOVER_Z, REACH_TOL, Command, PickPlaceScript
 from actionable_models.sim.state import SceneState
 from actionable_models.sim.tasks import is_at_position, is_grasped_and_lifted, is_in_container
@@ -80,6 +80,9 @@ class PlayConfig:
     """Probability that a grasp attempt is botched on purpose (offset grasp point, early close or aborted descent)."""
     primitive_weights: dict[str, float] = field(default_factory=default_primitive_weights)
     """Relative weights of the primitives the next one is drawn from (names in PRIMITIVES; missing means 0)."""
+    object_weights: dict[str, float] = field(default_factory=dict)
+    """Relative weights of the objects a grasp or push picks (missing means 1; empty: uniform), to aim play
+    at one object more often, e.g. for a task dataset with more of its successes."""
     random_motion_steps: tuple[int, int] = (3, 8)
     """Inclusive range of the number of steps of one random-motion primitive."""
     random_motion_step_m: float = 0.03
@@ -114,6 +117,15 @@ class PlayConfig:
         if sum(weights.values()) <= 0.0:
             raise ConfigError(f"primitive_weights must have a positive weight, got {weights!r}")
         self.primitive_weights = {name: float(value) for name, value in weights.items()}
+        if not isinstance(self.object_weights, dict):
+            raise ConfigError(f"object_weights must be a dict of object -> weight, got {self.object_weights!r}")
+        unknown = sorted(set(self.object_weights) - set(OBJECTS))
+        if unknown:
+            raise ConfigError(f"object_weights has unknown objects {unknown}; known: {', '.join(sorted(OBJECTS))}")
+        for name, value in self.object_weights.items():
+            if not _is_real(value) or not 0.0 < value < math.inf:
+                raise ConfigError(f"object_weights[{name!r}] must be a finite number > 0, got {value!r}")
+        self.object_weights = {name: float(value) for name, value in self.object_weights.items()}
         lo, hi = self._pair("random_motion_steps")
         if lo != int(lo) or hi != int(hi) or not 1 <= lo <= hi:
             raise ConfigError(
@@ -339,6 +351,12 @@ class PlayScript:
                           "botch": p.botch, "interrupted": interrupted})
         self._current = None
 
+    def _pick_object(self, names: list[str]) -> str:
+        if not self.config.object_weights:  # uniform, drawn as before object_weights existed: same episodes
+            return str(names[self._rng.integers(len(names))])
+        weights = np.array([self.config.object_weights.get(n, 1.0) for n in names])
+        return str(names[self._rng.choice(len(names), p=weights / weights.sum())])
+
     def _choose(self, state: SceneState) -> _Primitive:
         rng = self._rng
         # Objects pushed outside the workspace box cannot be reached (the pick script would time out).
@@ -351,7 +369,7 @@ class PlayScript:
         yaw_now = float(np.clip(state.ee_yaw, *self._yaw_limits))
         held = self._held_object(state) if kind in ("place", "container") else None
         if kind in ("grasp_lift", "place", "container") and held is None:  # pick first
-            obj = str(names[rng.integers(len(names))])
+            obj = self._pick_object(names)
             botch = str(BOTCHES[rng.integers(len(BOTCHES))]) if rng.random() < self.config.failure_prob else None
             finish = {"grasp_lift": "lift", "place": "place", "container": "container"}[kind]
             place_xy = self._free_place(state) if kind == "place" else None
@@ -368,7 +386,7 @@ class PlayScript:
                 _Waypoint(np.array([*place_xy, CARRY_Z]), yaw_now, 0.0)])
             return _Primitive(kind, held, driver, self._check(kind, held, place_xy))
         if kind == "push":
-            obj = str(names[rng.integers(len(names))])
+            obj = self._pick_object(names)
             return _Primitive(kind, obj, self._push(state, obj))
         if kind == "reach":
             target = np.array([rng.uniform(self._lo[0], self._hi[0]), rng.uniform(self._lo[1], self._hi[1]),
