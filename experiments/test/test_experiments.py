@@ -10,6 +10,7 @@ from actionable_models.sim.layouts import get_layout
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import compare_runs  # noqa: E402
 import report  # noqa: E402
 from collect import collect  # noqa: E402
 
@@ -75,3 +76,17 @@ def test_report_draws_success_bars_and_learning_curves_the_same_each_time(tmp_pa
     assert "<polyline" in first["study_training_loss.svg"]
     report.main([str(tmp_path), "--docs", str(doc)])
     assert {p.name: p.read_text() for p in (tmp_path / "docs" / "img").iterdir()} == first
+
+
+def test_compare_runs_finds_the_one_rollout_that_differs(tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out in (a, b):
+        _write(out, "full_s0", [True, False, True])
+    _write(a, "gcbc_s0", [False, False])
+    _write(b, "gcbc_s0", [False, True])
+    _write(b, "gcbc_s1", [True])  # only in b: not compared
+    assert compare_runs.main([str(a), str(b)]) == 1
+    assert "identical: full_s0.json" in capsys.readouterr().out
+    assert compare_runs.compare(a, b) == (["full_s0.json"], ["gcbc_s0.json: 1 of 2 rollouts differ"])
+    _write(b, "gcbc_s0", [False, False])
+    assert compare_runs.main([str(a), str(b)]) == 0
