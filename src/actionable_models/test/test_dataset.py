@@ -137,6 +137,16 @@ def test_unanswered_frames_hold_the_previous_command(tmp_path, cfg):
     np.testing.assert_allclose(ds.actions[0, :4], 0.0, atol=1e-6)
 
 
+def test_an_unanswered_last_frame_holds_the_measured_pose_with_the_last_gripper(tmp_path, cfg):
+    ep = write_episode(tmp_path / "bags", 0, frames=5, drop_commands=[3, 4])
+    ds = load_dataset(tmp_path / "bags", cfg(image_size=8))
+    cmd, grip = ep.cmd.copy(), ep.gripper_cmd.copy()
+    cmd[3], grip[3:] = cmd[2], grip[2]  # frame 3 holds the previous command
+    cmd[4] = ep.ee[4]  # the last frame holds where the arm is
+    np.testing.assert_allclose(ds.actions, _expected_actions(cmd, ep.ee, grip), atol=1e-5)
+    np.testing.assert_allclose(ds.actions[4, :4], 0.0, atol=1e-6)
+
+
 def test_the_gripper_command_pairs_with_its_pose_command_in_either_log_order(tmp_path, cfg):
     ep = write_episode(tmp_path / "bags", 0, frames=6, gripper_after_pose=True)
     ds = load_dataset(tmp_path / "bags", cfg(image_size=8))

@@ -14,7 +14,9 @@ One step per camera frame (header-stamp order, exact duplicate stamps dropped). 
 The pose command answering frame i is the one whose header stamp equals the frame's stamp (the last one
 received if several); else the last command received (bag log time) at or after frame i and before frame
 i+1, among commands that answer no recorded frame by stamp; else the previous step's command is held.
-Steps before the first command hold the measured pose (a zero translation and yaw action, gripper open).
+Steps before the first command hold the measured pose (a zero translation and yaw action, gripper open),
+and so does an episode's last frame when no command answers it (no transition leaves it; the gripper is
+the last commanded), which is what experiments/collect.py records there too.
 The gripper value of a pose command is the last /arm/gripper_cmd received before the next pose command
 or the next camera frame, whichever comes first (0.0 = open before any): a controller publishes the
 gripper command with the pose command, but the recorder's two subscriptions may log them in either order.
@@ -47,7 +49,7 @@ from actionable_models.errors import ActionableModelsError, ConfigError
 from actionable_models.geometry import yaw_from_quat
 from actionable_models.imaging import ImageEncodingError, image_to_rgb, resize_for_learning
 
-BUILDER_VERSION = 2  # bump when the arrays a bag turns into change: old caches then stop matching
+BUILDER_VERSION = 3  # bump when the arrays a bag turns into change: old caches then stop matching
 MANIFEST = "manifest.json"
 _TAIL_BYTES = 64 * 1024  # the end of an MCAP file: summary, statistics and footer
 _METADATA = "metadata.yaml"
@@ -515,7 +517,8 @@ def episode_arrays(path: Path, s: EpisodeStreams, a: Alignment, spec: ActionSpec
         j = a.cmd_index[i]
         if j >= 0:
             target, grip = cmd[j], float(a.cmd_gripper[j])
-        goal = ee[i] if target is None else target  # before the first command: hold the measured pose
+        held = target is None or (i == n - 1 and j < 0)  # before the first command, or unanswered at the end
+        goal = ee[i] if held else target
         actions[i] = spec.normalize(goal[:3], goal[3], grip, ee[i, :3], ee[i, 3], terminate=False)
         commanded[i] = grip
     closure = np.asarray(s.closure, dtype=np.float64)
