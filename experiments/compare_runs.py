@@ -16,8 +16,14 @@ def rollouts(path: Path) -> list[dict]:
     return [row for run in json.loads(path.read_text())["runs"].values() for row in run["results"]]
 
 
+def only_in(a: Path, b: Path) -> list[str]:
+    """Names of the evaluation files under ``a`` that ``b`` lacks (not compared)."""
+    return sorted(p.name for p in (a / "eval").glob("*_s*.json") if not (b / "eval" / p.name).exists())
+
+
 def compare(a: Path, b: Path) -> tuple[list[str], list[str]]:
-    """(names of the evaluation files that are identical, lines describing each difference)."""
+    """(names of the evaluation files that are identical, lines describing each difference), over the files
+    both hold."""
     same, differences = [], []
     for path in sorted((b / "eval").glob("*_s*.json")):
         other = a / "eval" / path.name
@@ -44,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"DIFFERENT: {line}")
     if not same and not differences:
         parser.error(f"{args.a} and {args.b} share no evaluation files")
-    print(f"{len(same)} identical, {len(differences)} different")
+    print(f"{len(same)} identical, {len(differences)} different; not compared: {len(only_in(args.a, args.b))} "
+          f"only in {args.a}, {len(only_in(args.b, args.a))} only in {args.b}")
     return 1 if differences else 0
 
 

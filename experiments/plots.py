@@ -5,6 +5,7 @@ The charts are written as text with fixed rounding, so the same results give byt
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 WIDTH, HEIGHT = 640, 300
@@ -38,9 +39,13 @@ def _legend(names: list[str]) -> list[str]:
 
 def line_chart(series: dict[str, tuple[list[float], list[float]]], title: str, xlabel: str, ylabel: str) -> str:
     """Lines of ``name -> (xs, ys)`` on shared axes from 0; the legend names them in order."""
+    series = {name: ([x for x, y in zip(xs, ys) if math.isfinite(y)], [y for y in ys if math.isfinite(y)])
+              for name, (xs, ys) in series.items()}
     points = [(x, y) for xs, ys in series.values() for x, y in zip(xs, ys)]
     if not points:
-        raise ValueError(f"{title}: no data to plot")
+        raise ValueError(f"{title}: no finite data to plot")
+    if min(y for _, y in points) < 0:
+        raise ValueError(f"{title}: the axes start at 0, and there are negative values")
     x_max = max(x for x, _ in points) or 1.0
     y_max = max(y for _, y in points) * 1.05 or 1.0
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM

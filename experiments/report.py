@@ -91,10 +91,16 @@ def learning_curves(out: Path, variants: tuple[str, ...], metric: str = "loss/to
     for variant in variants:
         by_step = defaultdict(list)
         for log in sorted((out / "runs").glob(f"{variant}_s*/metrics.jsonl")):
+            run: dict[int, float] = {}  # a resumed run logs the steps after its checkpoint again: keep the last
             for line in log.read_text().splitlines():
-                row = json.loads(line)
-                if metric in row:
-                    by_step[row["step"]].append(row[metric])
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:  # a line cut short by a kill
+                    continue
+                if metric in row and np.isfinite(row[metric]):
+                    run[row["step"]] = row[metric]
+            for step, value in run.items():
+                by_step[step].append(value)
         if by_step:
             steps = sorted(by_step)
             curves[variant] = (steps, [float(np.mean(by_step[s])) for s in steps])
@@ -122,7 +128,7 @@ def charts(out: Path, table: dict) -> dict[str, str]:
     return result
 
 
-def markdown(table: dict, budget: dict, chart_names: list[str] = ()) -> str:
+def markdown(table: dict, budget: dict, chart_names: tuple[str, ...] | list[str] = ()) -> str:
     """One success table and one gripper-distance table per part of the study."""
     lines = [f"Budget: {budget.get('episodes')} play episodes x {budget.get('episode_steps')} steps, "
              f"{budget.get('train_steps')} training steps (batch {budget.get('batch_size')}, "

@@ -16,7 +16,8 @@ nproc >> "$OUT/machine.txt"
 python3 -c "import torch; print('torch', torch.__version__)" >> "$OUT/machine.txt"
 timeout 120 python3 -m pytest -q -p no:cacheprovider src/actionable_models/test/test_learning.py -k cuda 2>&1 |
   tail -n 3 | tee "$OUT/cuda_tests.txt"
-timeout 90 python3 benchmarks/learner_speed.py --device cuda --updates 50 --batch 64 2>&1 | tail -n 12 | tee "$OUT/learner_speed.txt"
+timeout 90 python3 benchmarks/learner_speed.py --device cuda --updates 50 --batch 64 2>&1 | tail -n 12 |
+  tee "$OUT/learner_speed.txt"
 for spec in "play200 full" "play200 gcbc" "play200 no_negatives" "play200 no_chaining" "reach200 full" "reach200 gcbc"; do
   set -- $spec
   python3 experiments/train.py ".exp/$1.npz" --variant "$2" --steps 100000 --batch-size 128 \

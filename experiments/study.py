@@ -9,7 +9,8 @@ Stages (each skipped when its output exists, so an interrupted study resumes):
    evaluate each on every task (experiments/train.py, evaluate.py);
 3. fine-tune the red-cube grasping task from scratch and from each seed's full run (finetune.py);
 4. train full and no_chaining on the split dataset and evaluate container placing from the table;
-5. write OUT/results.json, OUT/results.md and, with --docs, the tables of docs/results.md (report.py).
+5. write OUT/results.json, OUT/results.md, the charts OUT/img/*.svg and, with --docs, the tables and
+   charts of docs/results.md (report.py).
 Jobs run --jobs at a time, one torch thread each. The default budget fits in under two hours on a
 2-core CPU machine; --scale N multiplies the episodes and training steps for bigger machines.
 

@@ -66,6 +66,8 @@ def test_report_draws_success_bars_and_learning_curves_the_same_each_time(tmp_pa
         run.mkdir(parents=True)
         run.joinpath("metrics.jsonl").write_text("".join(
             json.dumps({"step": 100 * (i + 1), "loss/total": loss}) + "\n" for i, loss in enumerate(losses)))
+    with (tmp_path / "runs" / "full_s1" / "metrics.jsonl").open("a") as log:  # resumed from step 100, then killed
+        log.write(json.dumps({"step": 200, "loss/total": 0.3}) + "\n" + '{"step": 300, "loss')
     doc = tmp_path / "docs" / "results.md"
     doc.parent.mkdir()
     doc.write_text("<!-- study:begin -->\n<!-- study:end -->\n")
@@ -88,7 +90,8 @@ def test_compare_runs_finds_the_one_rollout_that_differs(tmp_path, capsys):
     _write(b, "gcbc_s0", [False, True])
     _write(b, "gcbc_s1", [True])  # only in b: not compared
     assert compare_runs.main([str(a), str(b)]) == 1
-    assert "identical: full_s0.json" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "identical: full_s0.json" in printed and f"0 only in {a}, 1 only in {b}" in printed
     assert compare_runs.compare(a, b) == (["full_s0.json"], ["gcbc_s0.json: 1 of 2 rollouts differ"])
     _write(b, "gcbc_s0", [False, False])
     assert compare_runs.main([str(a), str(b)]) == 0

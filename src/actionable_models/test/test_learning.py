@@ -175,10 +175,12 @@ def test_an_update_on_cuda_draws_what_the_cpu_draws(method):
     data = tiny_transitions()
     config = LearnerConfig(**SMALL, method=method)
     batch = to_tensors(GoalSampler(data, config, np.random.default_rng(0)).sample(8).arrays(data))
-    metrics = {}
+    metrics, states = {}, {}
     for device in ("cpu", "cuda"):
         torch.manual_seed(0)
         objective = ActionableModelsObjective(make_q_network(config), config, device)
         metrics[device] = objective.update({k: v.to(device) for k, v in batch.items()})
+        states[device] = objective.generator.get_state()
         assert all(np.isfinite(v) for v in metrics[device].values())
+    assert torch.equal(states["cuda"], states["cpu"])  # as many draws, from the same generator
     assert metrics["cuda"]["loss/total"] == pytest.approx(metrics["cpu"]["loss/total"], rel=1e-2)

@@ -143,3 +143,23 @@ def test_in_memory_transitions_train_like_bags_and_guard_resume(bags, tmp_path):
                           TrainConfig(steps=10, checkpoint_every=5))
     with pytest.raises(ConfigError, match="identity needs a 'key'"):
         train_transitions(data, {}, tmp_path / "x", LEARNER, schedule)
+
+
+def test_hold_until_released_waits_for_the_other_reference_and_warns_when_it_stays():
+    import threading
+    import time
+    import warnings
+
+    from actionable_models.learning.trainer import _hold_until_released
+
+    tensor = torch.zeros(3)
+    held = [tensor.view(-1)]  # a view holds a reference to its base, like a collective's work object
+    threading.Timer(0.05, held.clear).start()
+    started = time.monotonic()
+    _hold_until_released([tensor])
+    assert time.monotonic() - started >= 0.04 and tensor._use_count() == 1
+    stuck = tensor.view(-1)  # noqa: F841 (the reference that never goes)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _hold_until_released([tensor], timeout_s=0.05)
+    assert any("still holds" in str(w.message) for w in caught)

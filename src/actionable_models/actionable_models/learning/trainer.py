@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -242,8 +243,14 @@ def _hold_until_released(tensors: list[torch.Tensor], timeout_s: float = 30.0) -
     The process group's threads outlive ``destroy_process_group`` once DistributedDataParallel has used it,
     so joining them is no way out.
     """
+    if not all(hasattr(t, "_use_count") for t in tensors):  # a private torch API: nothing to wait on without it
+        return
     deadline = time.monotonic() + timeout_s
-    while any(t._use_count() > 1 for t in tensors) and time.monotonic() < deadline:
+    while any(t._use_count() > 1 for t in tensors):
+        if time.monotonic() > deadline:
+            warnings.warn(f"the process group still holds the replica check's tensors after {timeout_s:.0f} s; "
+                          "the process may abort at exit", RuntimeWarning, stacklevel=2)
+            return
         time.sleep(0.001)
 
 

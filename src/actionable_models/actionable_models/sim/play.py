@@ -82,7 +82,9 @@ class PlayConfig:
     """Relative weights of the primitives the next one is drawn from (names in PRIMITIVES; missing means 0)."""
     object_weights: dict[str, float] = field(default_factory=dict)
     """Relative weights of the objects a grasp or push picks (missing means 1; empty: uniform), to aim play
-    at one object more often, e.g. for a task dataset with more of its successes."""
+    at one object more often, e.g. for a task dataset with more of its successes. Names must be known
+    objects; one the layout lacks is never picked. Any non-empty dict draws from the generator in another
+    way than the uniform default, so it gives other episodes even where its weights are all equal."""
     random_motion_steps: tuple[int, int] = (3, 8)
     """Inclusive range of the number of steps of one random-motion primitive."""
     random_motion_step_m: float = 0.03
