@@ -23,7 +23,7 @@ from actionable_models.errors import ConfigError
 from actionable_models.imaging import resize_for_learning
 from actionable_models.sim.cell import Cell
 from actionable_models.sim.config import CellConfig
-from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, weights_of
+from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, parse_object_weights, weights_of
 from actionable_models.sim.scripted import PickPlaceScript, run_script
 from actionable_models.sim.tasks import is_grasped_and_lifted
 
@@ -117,15 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         weights_of(primitives)
     except ConfigError as exc:
         parser.error(f"--primitives: {exc}")
-    object_weights = {}
-    for item in filter(None, args.object_weights.split(",")):
-        name, _, value = item.partition("=")
-        try:
-            object_weights[name] = float(value)
-        except ValueError:
-            parser.error(f"--object-weights: {item!r} is not NAME=WEIGHT")
     try:
-        PlayConfig(object_weights=object_weights)
+        object_weights = parse_object_weights(args.object_weights)
     except ConfigError as exc:
         parser.error(f"--object-weights: {exc}")
     arrays = collect(args.episodes, args.steps, args.seed, args.image_size, args.camera_size, args.layout,

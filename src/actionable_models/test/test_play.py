@@ -8,7 +8,7 @@ import pytest
 from actionable_models.errors import ConfigError
 from actionable_models.sim.cell import Cell
 from actionable_models.sim.config import CellConfig
-from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript
+from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, parse_object_weights
 from actionable_models.sim.state import SceneState
 
 EPISODES = 10
@@ -179,3 +179,12 @@ def test_object_weights_aim_grasps_at_one_object():
 def test_bad_config_names_the_field(field, value):
     with pytest.raises(ConfigError, match=field):
         PlayConfig(**{field: value})
+
+
+def test_object_weights_parse_from_text_and_bad_items_are_named():
+    assert parse_object_weights("") == {} and parse_object_weights(" red_cube=4, blue_bar=0.5 ") == {
+        "red_cube": 4.0, "blue_bar": 0.5}
+    for bad, match in (("red_cube", "'red_cube' is not NAME=WEIGHT"), ("red_cube=x", "NAME=WEIGHT"),
+                       ("=3", "NAME=WEIGHT"), ("unicorn=2", "unknown objects"), ("red_cube=0", "> 0")):
+        with pytest.raises(ConfigError, match=match):
+            parse_object_weights(bad)

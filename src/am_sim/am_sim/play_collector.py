@@ -31,7 +31,7 @@ from std_srvs.srv import Trigger
 
 from actionable_models.data import keys
 from actionable_models.sim.layouts import get_layout
-from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, weights_of
+from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, parse_object_weights, weights_of
 from actionable_models.sim.state import SceneState
 from am_common.messages import LATCHED, pose_command
 
@@ -51,6 +51,7 @@ class PlayCollectorNode(Node):
         self.declare_parameter("yaw_noise_rad", 0.1)
         self.declare_parameter("failure_prob", 0.2)
         self.declare_parameter("primitives", list(PRIMITIVES))
+        self.declare_parameter("object_weights", "")  # e.g. "red_cube=4": grasps and pushes pick it 4x as often
         self.declare_parameter("task", "play")
         self.declare_parameter("sim_node", "sim_cell")
         self.declare_parameter("frame_id", "base_link")
@@ -58,7 +59,7 @@ class PlayCollectorNode(Node):
         self.declare_parameter("progress", True)
         p = {name: self.get_parameter(name).value for name in (
             "episodes", "base_seed", "layout", "episode_steps", "position_noise_m", "yaw_noise_rad", "failure_prob",
-            "primitives", "task", "sim_node", "frame_id", "wait_for_recorder", "progress")}
+            "primitives", "object_weights", "task", "sim_node", "frame_id", "wait_for_recorder", "progress")}
         if p["episodes"] < 1:
             raise ValueError(f"parameter episodes must be at least 1, got {p['episodes']}")
         get_layout(p["layout"])  # an unknown layout fails here, before any episode is opened
@@ -67,7 +68,8 @@ class PlayCollectorNode(Node):
                                       position_noise_m=float(p["position_noise_m"]),
                                       yaw_noise_rad=float(p["yaw_noise_rad"]),
                                       failure_prob=float(p["failure_prob"]),
-                                      primitive_weights=weights_of(list(p["primitives"])))
+                                      primitive_weights=weights_of(list(p["primitives"])),
+                                      object_weights=parse_object_weights(str(p["object_weights"])))
         self.finished = Future()
         self.summary: dict = {"episodes": [], "primitives": Counter(), "successes": Counter(), "judged": Counter()}
 

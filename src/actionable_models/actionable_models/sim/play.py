@@ -150,6 +150,22 @@ class PlayConfig:
 
 
 
+def parse_object_weights(text: str) -> dict[str, float]:
+    """``"red_cube=4,blue_bar=2"`` -> PlayConfig.object_weights; "" -> {} (uniform). ConfigError names a bad item."""
+    weights = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = math.nan
+        if not sep or not name.strip() or math.isnan(weight):
+            raise ConfigError(f"object_weights: {item!r} is not NAME=WEIGHT")
+        weights[name.strip()] = weight
+    PlayConfig(object_weights=weights)  # unknown objects and weights <= 0 are named here
+    return weights
+
+
 def _is_real(value: object) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
         and math.isfinite(value)
