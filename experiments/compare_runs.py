@@ -6,14 +6,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-
-def rollouts(path: Path) -> list[dict]:
-    """Every rollout row of one evaluation JSON (the run directory names are left out: they differ)."""
-    return [row for run in json.loads(path.read_text())["runs"].values() for row in run["results"]]
+from report import rollouts
 
 
 def only_in(a: Path, b: Path) -> list[str]:
@@ -29,7 +25,7 @@ def compare(a: Path, b: Path) -> tuple[list[str], list[str]]:
         other = a / "eval" / path.name
         if not other.exists():
             continue
-        rows_a, rows_b = rollouts(other), rollouts(path)
+        rows_a, rows_b = rollouts(other), rollouts(path)  # rows only: the run directory names differ
         if rows_a == rows_b:
             same.append(path.name)
         else:

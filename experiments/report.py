@@ -16,6 +16,7 @@ import platform
 import re
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,16 +28,19 @@ from plots import bar_chart, line_chart
 BEGIN, END = "<!-- study:begin -->", "<!-- study:end -->"
 
 
+def rollouts(path: Path) -> list[dict]:
+    """Every rollout row of one evaluation JSON (experiments/evaluate.py), over all the runs it holds."""
+    return [row for run in json.loads(path.read_text())["runs"].values() for row in run["results"]]
+
+
 def aggregate(out: Path) -> dict:
     """variant -> task -> pooled successes/trials, Wilson 95 % interval, per-seed rates, distances."""
     table: dict = defaultdict(dict)
     rows_by = defaultdict(lambda: defaultdict(list))
     for path in sorted((out / "eval").glob("*_s*.json")):
         variant, seed = re.fullmatch(r"(.+)_s(\d+)", path.stem).groups()
-        report = json.loads(path.read_text())
-        for rows in (r["results"] for r in report["runs"].values()):
-            for row in rows:
-                rows_by[variant][row["task"]].append((int(seed), row))
+        for row in rollouts(path):
+            rows_by[variant][row["task"]].append((int(seed), row))
     for variant, tasks in rows_by.items():
         for task, seeded in tasks.items():
             wins = sum(r["success"] for _, r in seeded)
@@ -128,7 +132,7 @@ def charts(out: Path, table: dict) -> dict[str, str]:
     return result
 
 
-def markdown(table: dict, budget: dict, chart_names: tuple[str, ...] | list[str] = ()) -> str:
+def markdown(table: dict, budget: dict, chart_names: Sequence[str] = ()) -> str:
     """One success table and one gripper-distance table per part of the study."""
     lines = [f"Budget: {budget.get('episodes')} play episodes x {budget.get('episode_steps')} steps, "
              f"{budget.get('train_steps')} training steps (batch {budget.get('batch_size')}, "
