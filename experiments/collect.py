@@ -20,8 +20,10 @@ import numpy as np
 
 from actionable_models.actions import ActionSpec
 from actionable_models.errors import ConfigError
+from actionable_models.geometry import quat_from_yaw
 from actionable_models.imaging import resize_for_learning
 from actionable_models.sim.cell import Cell
+from actionable_models.sim.commands import check_pose_command
 from actionable_models.sim.config import CellConfig
 from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, parse_object_weights, weights_of
 from actionable_models.sim.scripted import PickPlaceScript, run_script
@@ -78,9 +80,12 @@ def collect(episodes: int, steps: int, seed: int, image_size: int, camera_size: 
                     last.append(True)
                     break
                 gripper = command.gripper
-                actions.append(spec.normalize(command.pos, command.yaw, command.gripper, ee_pos, ee_yaw))
+                # The yaw as the sim node reads it from a PoseStamped's quaternion, to the last bit.
+                yaw = check_pose_command(command.pos, quat_from_yaw(command.yaw), "base_link", "base_link",
+                                         cell.config).yaw
+                actions.append(spec.normalize(command.pos, yaw, command.gripper, ee_pos, ee_yaw))
                 last.append(False)
-                cell.set_command(command.pos, command.yaw, command.gripper)
+                cell.set_command(command.pos, yaw, command.gripper)
                 cell.step()
             if (e + 1) % 10 == 0 or e + 1 == episodes:
                 print(f"[collect] {e + 1}/{episodes} episodes, {len(obs)} frames, "

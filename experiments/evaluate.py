@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", default="instance_grasping,rearrangement,container_placing")
     parser.add_argument("--goals", type=int, default=50, help="goals per task")
     parser.add_argument("--base-seed", type=int, default=100000)
-    parser.add_argument("--max-steps", type=int, default=40)
+    parser.add_argument("--max-steps", type=int, default=50)
     parser.add_argument("--camera-size", type=int, default=64)
     parser.add_argument("--layout", default="default")
     parser.add_argument("--goals-cache", type=Path, default=None,

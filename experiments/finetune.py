@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--goals", type=int, default=50, help="held-out evaluation scenes")
     parser.add_argument("--base-seed", type=int, default=100000)
     parser.add_argument("--camera-size", type=int, default=64)
-    parser.add_argument("--max-steps", type=int, default=40)
+    parser.add_argument("--max-steps", type=int, default=50)
     parser.add_argument("--out", type=Path, required=True, help="run directory")
     parser.add_argument("--result", type=Path, required=True, help="results JSON (evaluate.py's format)")
     args = parser.parse_args(argv)

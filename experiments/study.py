@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     episodes, steps = int(200 * args.scale), int(3000 * args.scale)
     budget = {"episodes": episodes, "episode_steps": 40, "train_steps": steps, "batch_size": 64,
               "image_size": args.image_size, "seeds": args.seeds, "goals_per_task": args.goals,
-              "eval_max_steps": 40, "scale": args.scale}
+              "eval_max_steps": 50, "scale": args.scale}
     started = time.monotonic()
     print(f"[study] {json.dumps(budget)}", flush=True)
 
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         result = out / "eval" / f"{job[2].name}.json"
         if not result.exists():
             _run([py, str(HERE / "evaluate.py"), str(job[2]), "--tasks", ",".join(tasks), "--goals",
-                  str(args.goals), "--max-steps", "40", "--goals-cache", str(cache), "--out", str(result)],
+                  str(args.goals), "--max-steps", "50", "--goals-cache", str(cache), "--out", str(result)],
                  out / "logs" / f"eval_{job[2].name}.log")
 
     def finetune(job) -> None:

@@ -26,10 +26,10 @@ TERMINATE = 5
 class ActionSpec:
     """Scales between normalised actions and metric deltas."""
 
-    max_translation_m: float = 0.05
-    """Translation per step at action 1.0; the cell's default max_linear_speed (0.5 m/s) over 10 Hz."""
-    max_yaw_rad: float = 0.3
-    """Yaw change per step at action 1.0 (the cell turns at most 3 rad/s over 10 Hz)."""
+    max_translation_m: float = 0.10
+    """Translation per step at action 1.0; the cell's default max_linear_speed (0.5 m/s) over 5 Hz."""
+    max_yaw_rad: float = 0.6
+    """Yaw change per step at action 1.0 (the cell turns at most 3 rad/s over 5 Hz)."""
 
     def __post_init__(self) -> None:
         for name in ("max_translation_m", "max_yaw_rad"):

@@ -27,8 +27,10 @@ from actionable_models.learning.networks import make_q_network
 class PolicyConfig:
     """How the policy decides and when it holds still."""
 
-    max_step_m: float = 0.05
-    """Largest Cartesian step commanded per decision, metres."""
+    max_step_m: float = 0.10
+    """Largest Cartesian step commanded per decision, metres (the cell's 0.5 m/s over its 5 Hz)."""
+    max_yaw_step_rad: float = 0.6
+    """Yaw change per decision at a yaw action of 1.0, radians (the cell's 3 rad/s over its 5 Hz)."""
     workspace_min: tuple[float, float, float] = (0.25, -0.30, 0.005)
     """Lower corner of the box every target is clamped to (the cell's default workspace)."""
     workspace_max: tuple[float, float, float] = (0.65, 0.30, 0.35)
@@ -52,8 +54,9 @@ class PolicyConfig:
     """Seed of the CEM sampling."""
 
     def __post_init__(self) -> None:
-        if not self.max_step_m > 0:
-            raise ConfigError(f"max_step_m must be positive, got {self.max_step_m!r}")
+        for name in ("max_step_m", "max_yaw_step_rad"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
         self.workspace_min = tuple(float(v) for v in self.workspace_min)
         self.workspace_max = tuple(float(v) for v in self.workspace_max)
         if len(self.workspace_min) != 3 or any(lo >= hi for lo, hi in zip(self.workspace_min, self.workspace_max)):
@@ -114,7 +117,7 @@ class GoalReachingPolicy:
         self.q = q.to(self.device).eval()
         self.info = info
         self.learner = info.config
-        self.spec = ActionSpec(max_translation_m=self.config.max_step_m)
+        self.spec = ActionSpec(max_translation_m=self.config.max_step_m, max_yaw_rad=self.config.max_yaw_step_rad)
 
     @property
     def image_size(self) -> int:
@@ -142,7 +145,7 @@ class GoalReachingPolicy:
         action, logit = cem_maximize(lambda a: self.q.score(embedding, a), 1, lc.action_dim,
                                      c.cem_iterations or lc.cem_iterations, c.cem_samples or lc.cem_samples,
                                      min(lc.cem_elites, c.cem_samples or lc.cem_samples),
-                                     generator=self.generator, device=self.device)
+                                     generator=self.generator, device=self.device, binary_dims=lc.binary_dims)
         action = action[0].cpu().numpy()
         q = float(torch.sigmoid(logit[0]))
         pos, yaw, gripper, terminate = self.spec.to_command(action, ee_pos, ee_yaw)

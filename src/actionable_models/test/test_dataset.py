@@ -60,7 +60,8 @@ def test_tiny_hand_made_episode_gives_exact_arrays(tmp_path, cfg):
            (np.array([0.42, 0.11, 0.20]), -3.1, 1.0)]  # yaw 3.1 -> -3.1 is +0.083 rad across the wrap
     ep = write_episode(tmp_path / "bags", 0, frames=3, height=8, width=8, image_fn=lambda i: images[i],
                        ee_fn=lambda i: ee[i], cmd_fn=lambda i: cmd[i])
-    ds = load_dataset(tmp_path / "bags", cfg(image_size=4))
+    # Scales of 5 cm and 0.3 rad per step, so the numbers below are easy to check by hand.
+    ds = load_dataset(tmp_path / "bags", cfg(image_size=4, action_spec=ActionSpec(0.05, 0.3)))
 
     assert len(ds) == 3 and ds.num_episodes == 1
     assert ds.images.dtype == np.uint8 and ds.images.shape == (3, 4, 4, 3)

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from actionable_models.errors import ActionableModelsError
 from am_bringup.configs import ConfigFileError, available_configs, find_config
 
 
@@ -345,6 +346,34 @@ def _cmd_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    """Q diagnostics of a checkpoint on held-out episode bags: a table on stdout, diagnostics.md and .png."""
+    from actionable_models.data.dataset import DatasetConfig, load_dataset
+    from actionable_models.learning import checkpoint as ckpt
+    from actionable_models.learning.diagnostics import diagnose, format_rows, plot_rows
+    from actionable_models.learning.networks import make_q_network
+    from actionable_models.learning.sampler import Transitions
+
+    path = Path(args.run)
+    if path.is_dir():
+        path = ckpt.latest_checkpoint(path) or path / ckpt.LATEST
+    info = ckpt.read_info(path)  # CheckpointError names a missing or bad file
+    q = make_q_network(info.config)
+    ckpt.load_weights(path, q)
+    dataset = load_dataset(Path(args.dataset), DatasetConfig(image_size=info.config.image_size))
+    data = Transitions(dataset.images, dataset.actions, dataset.episode, dataset.is_last)
+    rows = diagnose(q, info.config, data, samples=args.samples)
+    out = Path(args.out) if args.out else path.parent
+    out.mkdir(parents=True, exist_ok=True)
+    table = format_rows(rows)
+    header = (f"Q diagnostics of {path} (step {info.step}, {info.config.method}) on {dataset.num_episodes} "
+              f"episodes of {args.dataset}\n\n")
+    (out / "diagnostics.md").write_text(header + table)
+    plot_rows(rows, out / "diagnostics.png", title=f"{path.name} (step {info.step}) on {Path(args.dataset).name}")
+    print(header + table + f"\n[am diagnose] wrote {out / 'diagnostics.md'} and {out / 'diagnostics.png'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``am`` command."""
     parser = argparse.ArgumentParser(prog="am", description="Actionable Models for ROS 2")
@@ -406,9 +435,18 @@ def main(argv: list[str] | None = None) -> int:
     main_p.add_argument("--train-steps", type=int, default=3000, help="gradient steps (default 3000)")
     main_p.add_argument("--batch-size", type=int, default=32, help="training batch (default 32)")
     main_p.add_argument("--goals", type=int, default=4, help="held-out goals per task (default 4)")
-    main_p.add_argument("--eval-steps", type=int, default=30, help="control steps per goal (default 30)")
+    main_p.add_argument("--eval-steps", type=int, default=50,
+                        help="control steps per goal (default 50: twice the expert's longest task, 24 steps)")
     main_p.add_argument("--image-size", type=int, default=64, help="camera size of the sim cell (default 64)")
     main_p.set_defaults(func=_cmd_main)
+    dg_p = sub.add_parser("diagnose", help="score a checkpoint's Q-function on held-out episode bags, before any "
+                                           "rollout: Q against goal distance, data action against negatives, "
+                                           "swapped goals, CEM agreement")
+    dg_p.add_argument("run", help="checkpoint file, or run directory (its latest checkpoint)")
+    dg_p.add_argument("--dataset", required=True, help="folder of held-out episode bags (not trained on)")
+    dg_p.add_argument("--out", default=None, help="folder for diagnostics.md and .png (default: the checkpoint's)")
+    dg_p.add_argument("--samples", type=int, default=256, help="transitions per goal distance (default 256)")
+    dg_p.set_defaults(func=_cmd_diagnose)
     cfg_p = sub.add_parser("configs", help="list the configurations `am run` knows")
     cfg_p.set_defaults(func=lambda _args: print("\n".join(available_configs())) or 0)
     args = parser.parse_args(argv)
@@ -418,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"am: error: {exc}", file=sys.stderr)
         return 2
     except (ValueError, KeyError) as exc:  # bad parameter values, unknown layout/task names
+        print(f"am: error: {exc}", file=sys.stderr)
+        return 2
+    except ActionableModelsError as exc:  # a bad dataset or checkpoint named by the core
         print(f"am: error: {exc}", file=sys.stderr)
         return 2
 

@@ -43,7 +43,7 @@ class PolicyNode(Node):
     def __init__(self, node_name: str = "policy", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         self.declare_parameter("checkpoint", "")
-        self.declare_parameter("control_rate_hz", 10.0)
+        self.declare_parameter("control_rate_hz", 5.0)
         self.declare_parameter("trigger", "timer")
         self.declare_parameter("frame_id", "base_link")
         self.declare_parameter("goal_image_file", "")

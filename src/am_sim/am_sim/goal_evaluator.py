@@ -47,7 +47,7 @@ class GoalEvaluatorNode(Node):
         self.declare_parameter("goals_per_task", 3)
         self.declare_parameter("base_seed", 100000)
         self.declare_parameter("layout", "default")
-        self.declare_parameter("max_steps", 40)
+        self.declare_parameter("max_steps", 50)
         self.declare_parameter("idle_timeout_s", 3.0)
         self.declare_parameter("image_width", 128)
         self.declare_parameter("image_height", 128)

@@ -23,7 +23,8 @@ def test_commanded_pose_is_reached_by_measured_ee_pose(make_sim):
     target = np.array([0.52, -0.12, 0.09])
     for _ in range(25):
         sim.step(target, 0.4, 0.0)
-    sim.wait_for(lambda: sim.ee_pose is not None and sim.ee_pose.header.stamp.nanosec > 0, what="ee pose")
+    sim.wait_for(lambda: sim.ee_pose is not None and (sim.ee_pose.header.stamp.sec, sim.ee_pose.header.stamp.nanosec) != (0, 0),
+                 what="ee pose")
     assert np.linalg.norm(_ee_xyz(sim) - target) < TRACK_TOL_M
     assert sim.ee_pose.header.frame_id == "base_link"
 

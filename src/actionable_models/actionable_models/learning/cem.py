@@ -9,11 +9,15 @@ import torch
 
 def cem_maximize(score: Callable[[torch.Tensor], torch.Tensor], batch: int, action_dim: int, iterations: int,
                  samples: int, elites: int, generator: torch.Generator | None = None,
-                 device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+                 device: torch.device | str = "cpu", binary_dims: tuple[int, ...] = ()
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Approximate argmax_a score(a) per batch row.
 
     ``score`` maps actions (B, N, A) to values (B, N). Starts from N(0, 0.5^2) clipped to the box, refits
-    mean and std to the elites each iteration. Returns the best action seen (B, A) and its score (B,).
+    mean and std to the elites each iteration. Components in ``binary_dims`` are snapped to -1 or +1 (by
+    sign) before scoring: on/off commands such as the gripper and terminate, which the data holds only at
+    the box's corners, where clipped Gaussian samples almost never land together. Returns the best action
+    seen (B, A) and its score (B,).
     """
     mean = torch.zeros(batch, action_dim, device=device)
     std = torch.full((batch, action_dim), 0.5, device=device)
@@ -23,6 +27,9 @@ def cem_maximize(score: Callable[[torch.Tensor], torch.Tensor], batch: int, acti
     for _ in range(iterations):
         noise = torch.randn(batch, samples, action_dim, generator=generator).to(device)  # CPU generator
         actions = (mean.unsqueeze(1) + std.unsqueeze(1) * noise).clamp(-1.0, 1.0)  # (B, N, A)
+        if binary_dims:
+            dims = list(binary_dims)
+            actions[..., dims] = torch.where(actions[..., dims] > 0, 1.0, -1.0)
         values = score(actions)  # (B, N)
         top_values, top = values.topk(elites, dim=1)  # (B, E)
         elite_actions = actions[rows.unsqueeze(1), top]  # (B, E, A)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from actionable_models.errors import ConfigError
 
 FUSIONS = ("late", "early")
+PRECISIONS = ("auto", "fp32", "bf16")
 METHODS = ("actionable_models", "gcbc")
 
 
@@ -54,6 +55,9 @@ class LearnerConfig:
     """Goal chaining: a share of each batch reconditioned on goals from other episodes."""
     chain_fraction: float = 0.3
     """Share of the batch with goals from other episodes (bootstrapped, never a positive reward)."""
+    binary_gripper_terminate: bool = True
+    """CEM samples and negative candidates hold the gripper and terminate components at -1 or +1, as every
+    recorded action does (actionable_models.actions); False samples them continuously in [-1, 1]."""
     cem_iterations: int = 3
     """CEM iterations for max over next actions (and for the policy)."""
     cem_samples: int = 64
@@ -70,10 +74,21 @@ class LearnerConfig:
     """Random-shift augmentation: pad by this many pixels, crop back at a random offset (0 disables)."""
     seed: int = 0
     """Seed of sampling, augmentation and initialisation."""
+    precision: str = "auto"
+    """Arithmetic of the networks' forward and backward passes: 'bf16' (autocast to bfloat16; weights,
+    optimiser and losses stay float32), 'fp32', or 'auto': bf16 where the device has fast bfloat16 units
+    (a CPU with AVX-512 BF16 or AMX, a CUDA device that supports it), else fp32."""
+
+    @property
+    def binary_dims(self) -> tuple[int, ...]:
+        """Action components that are on/off commands (gripper, terminate) when binary_gripper_terminate."""
+        return tuple(range(self.motion_dims, self.action_dim)) if self.binary_gripper_terminate else ()
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.fusion not in FUSIONS:
             raise ConfigError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.image_size < 16 or self.image_size % 16:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import numpy as np
@@ -51,6 +52,23 @@ def to_tensors(arrays: dict[str, np.ndarray], device: torch.device | str = "cpu"
     return out
 
 
+def bf16_supported(device: torch.device) -> bool:
+    """Whether ``device`` has fast bfloat16 arithmetic (CPU: oneDNN's AVX-512 BF16 / AMX check)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+def autocast_context(precision: str, device: torch.device):
+    """The autocast context of a LearnerConfig.precision on ``device`` (a no-op for fp32)."""
+    use_bf16 = precision == "bf16" or (precision == "auto" and bf16_supported(device))
+    if not use_bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
 class ActionableModelsObjective:
     """Holds the online and target Q-networks and the optimiser; ``update(batch) -> metrics``."""
 
@@ -83,7 +101,7 @@ class ActionableModelsObjective:
         embedding = self.q_target.embed(next_obs, goal)
         _, best_logit = cem_maximize(lambda acts: self.q_target.score(embedding, acts), next_obs.shape[0],
                                      c.action_dim, c.cem_iterations, c.cem_samples, c.cem_elites,
-                                     generator=self.generator, device=self.device)
+                                     generator=self.generator, device=self.device, binary_dims=c.binary_dims)
         if next_action is not None:
             logged = self.q_target.score(embedding, next_action.float().unsqueeze(1)).squeeze(1)
             best_logit = torch.maximum(best_logit, logged)
@@ -112,6 +130,9 @@ class ActionableModelsObjective:
         c = self.config
         candidates = torch.rand(data_action.shape[0], c.negative_candidates, c.action_dim, generator=self.generator)
         candidates = (candidates * 2 - 1).to(self.device)
+        if c.binary_dims:
+            dims = list(c.binary_dims)
+            candidates[..., dims] = torch.where(candidates[..., dims] > 0, 1.0, -1.0)
         motion_only = int(round(c.negative_motion_fraction * c.negative_candidates))
         if motion_only and c.action_dim > c.motion_dims:
             candidates[:, :motion_only, c.motion_dims:] = data_action[:, None, c.motion_dims:].to(candidates.dtype)
@@ -125,7 +146,7 @@ class ActionableModelsObjective:
         if c.method == "gcbc":
             weights = far.float()
         else:
-            weights = torch.exp(torch.sigmoid(logits) / c.negative_temperature) * far
+            weights = torch.exp(torch.sigmoid(logits.float()) / c.negative_temperature) * far
         weights = torch.where(weights.sum(dim=1, keepdim=True) > 0, weights, torch.ones_like(weights))
         # With replacement: draws ~ exp(Q / T) as the paper states, and a near candidate (weight 0) is never
         # drawn even when fewer than num_negatives candidates are far enough.
@@ -142,12 +163,14 @@ class ActionableModelsObjective:
         goal = random_shift(batch["goal"], c.augment_pad, self.generator)
         next_obs = random_shift(batch["next_obs"], c.augment_pad, self.generator)
         action = batch["action"].float()
-        target = self.data_targets({**batch, "next_obs": next_obs, "goal": goal})  # (B,)
-
-        with_negatives = c.use_negatives or c.method == "gcbc"
-        candidates = self.negative_candidates(action) if with_negatives else None
-        logit, logit_neg = self.forward_module(obs, goal, action, candidates,
-                                               lambda cand, logits: self.pick_negatives(cand, logits, action))
+        with autocast_context(c.precision, self.device):
+            target = self.data_targets({**batch, "next_obs": next_obs, "goal": goal}).float()  # (B,)
+            with_negatives = c.use_negatives or c.method == "gcbc"
+            candidates = self.negative_candidates(action) if with_negatives else None
+            logit, logit_neg = self.forward_module(obs, goal, action, candidates,
+                                                   lambda cand, logits: self.pick_negatives(cand, logits, action))
+        logit = logit.float()
+        logit_neg = None if logit_neg is None else logit_neg.float()
         loss_data = F.binary_cross_entropy_with_logits(logit, target)
         metrics = {"loss/data": loss_data.item(), "q/mean_data": torch.sigmoid(logit).mean().item(),
                    "target/mean": target.mean().item()}

@@ -21,11 +21,14 @@ class Transitions:
     actions: np.ndarray  # (N, A) float32, the action taken at each step
     episode: np.ndarray  # (N,) int
     is_last: np.ndarray  # (N,) bool: no transition leaves this step
+    scene: np.ndarray | None = None  # (N,) int: episodes recorded in one scene share an id; None: one scene
 
     def __post_init__(self) -> None:
         n = len(self.observations)
         if not (len(self.actions) == len(self.episode) == len(self.is_last) == n):
             raise ValueError("observations, actions, episode and is_last must have the same length")
+        if self.scene is not None and len(self.scene) != n:
+            raise ValueError("scene must have one id per step, like episode")
         if n == 0 or not np.any(~np.asarray(self.is_last)):
             raise ValueError("the dataset holds no transitions (every step is an episode's last)")
         self.episode = np.asarray(self.episode)
@@ -36,7 +39,14 @@ class Transitions:
         self.episode_end = np.repeat(ends, lengths)
         self.starts = np.r_[0, ends[:-1] + 1]
         self.episode_start = np.repeat(self.starts, lengths)
-
+        scene = np.zeros(n, dtype=np.int64) if self.scene is None else np.asarray(self.scene)
+        # Frames of each scene in order, and where each step's scene and episode sit among them.
+        self.scene_frames = {int(s): np.flatnonzero(scene == s) for s in np.unique(scene)}
+        position = np.empty(n, dtype=np.int64)
+        for frames in self.scene_frames.values():
+            position[frames] = np.arange(len(frames))
+        self.scene_id = scene
+        self.scene_position_of_episode_start = position[self.episode_start]
     @property
     def num_episodes(self) -> int:
         return len(self.starts)
@@ -85,9 +95,17 @@ class GoalSampler:
             rows = np.arange(int(round(self.config.chain_fraction * batch_size)))
             own_start, own_end = d.episode_start[index[rows]], d.episode_end[index[rows]]
             span = own_end - own_start + 1
-            # a uniform frame of every other episode: draw over the rest, then step over this episode
-            other = (rng.random(len(rows)) * (len(d.observations) - span)).astype(np.int64)
-            goal_index[rows] = np.where(other < own_start, other, other + span)
-            chained[rows] = True
+            draw = rng.random(len(rows))
+            # A uniform frame of every other episode of the same scene: draw over the scene's frames less
+            # this episode's, then step over this episode (its frames are contiguous among the scene's).
+            for i, row in enumerate(rows):
+                frames = d.scene_frames[int(d.scene_id[index[row]])]
+                rest = len(frames) - span[i]
+                if rest <= 0:
+                    continue  # the only episode of its scene: it keeps its relabeled goal
+                other = int(draw[i] * rest)
+                first = d.scene_position_of_episode_start[index[row]]
+                goal_index[row] = frames[other if other < first else other + span[i]]
+                chained[row] = True
         reached = (goal_index == index + 1) & ~chained
         return SampledBatch(index, goal_index, reached, chained)

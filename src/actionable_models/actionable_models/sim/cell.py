@@ -83,7 +83,7 @@ class Cell:
         self.reset(0)
 
     def _stiffen_arm_servos(self) -> None:
-        # Stiffer joint servos than the stock model so that Cartesian tracking is tight at 10 Hz.
+        # Stiffer joint servos than the stock model so that Cartesian tracking is tight at the control rate.
         kp = np.array([4500.0, 4500.0, 4500.0, 2000.0, 2000.0, 500.0])
         self.model.actuator_gainprm[self._arm_act, 0] = kp
         self.model.actuator_biasprm[self._arm_act, 1] = -kp
@@ -151,18 +151,25 @@ class Cell:
         self.gripper_cmd = float(gripper)
 
     def step(self) -> None:
-        """Advance one control step: move the reference toward the target, track it, integrate physics."""
-        dt = self.config.control_period
-        delta = self.target_pos - self._ref_pos
-        dist = float(np.linalg.norm(delta))
-        max_move = self.config.max_linear_speed * dt
-        self._ref_pos = self.target_pos.copy() if dist <= max_move else self._ref_pos + delta * (max_move / dist)
-        dyaw = float(np.clip(self.target_yaw - self._ref_yaw, -self.config.max_yaw_rate * dt,
-                             self.config.max_yaw_rate * dt))
-        self._ref_yaw += dyaw
-        self.data.ctrl[self._arm_act] = self._ik.solve(self.data.qpos, self._ref_pos, quat_from_yaw(self._ref_yaw))
-        self.data.ctrl[self._gripper_act] = 255.0 * self.gripper_cmd
-        mujoco.mj_step(self.model, self.data, nstep=self.config.substeps)
+        """Advance one control step: move the reference toward the target, track it, integrate physics.
+
+        The reference moves in ``reference_substeps`` even slices of the control period, each tracked by
+        its own IK solution: one jump per control step jerks a held object out of the fingers.
+        """
+        slices = self.config.reference_substeps
+        dt = self.config.control_period / slices
+        max_move, max_turn = self.config.max_linear_speed * dt, self.config.max_yaw_rate * dt
+        nstep = self.config.substeps // slices
+        for i in range(slices):
+            delta = self.target_pos - self._ref_pos
+            dist = float(np.linalg.norm(delta))
+            self._ref_pos = self.target_pos.copy() if dist <= max_move else self._ref_pos + delta * (max_move / dist)
+            self._ref_yaw += float(np.clip(self.target_yaw - self._ref_yaw, -max_turn, max_turn))
+            self.data.ctrl[self._arm_act] = self._ik.solve(self.data.qpos, self._ref_pos,
+                                                           quat_from_yaw(self._ref_yaw))
+            self.data.ctrl[self._gripper_act] = 255.0 * self.gripper_cmd
+            n = nstep if i < slices - 1 else self.config.substeps - nstep * (slices - 1)
+            mujoco.mj_step(self.model, self.data, nstep=n)
         self.steps += 1
 
     # ------------------------------------------------------------------------------------ observation
@@ -225,7 +232,7 @@ class Cell:
                           finger_contacts=self.finger_contacts())
 
     def render(self) -> np.ndarray:
-        """The shoulder camera's RGB image, (height, width, 3) uint8.
+        """The front camera's RGB image, (height, width, 3) uint8.
 
         Safe to call from any thread: a GL context is current in one thread only, so all GL work runs
         on the cell's own render thread (ROS executors call back from a pool of threads).
@@ -263,7 +270,7 @@ class Cell:
         return renderer
 
     def camera_intrinsics(self) -> tuple[float, float, float, float]:
-        """Pinhole fx, fy, cx, cy in pixels of the shoulder camera."""
+        """Pinhole fx, fy, cx, cy in pixels of the front camera."""
         h, w = self.config.image_height, self.config.image_width
         fy = 0.5 * h / np.tan(np.radians(self.config.camera_fovy_deg) / 2)
         return fy, fy, (w - 1) / 2.0, (h - 1) / 2.0

@@ -17,8 +17,12 @@ class CellConfig:
     """Camera image width in pixels."""
     image_height: int = 128
     """Camera image height in pixels."""
-    control_rate_hz: float = 10.0
-    """Control steps per second of simulated time (one command is held for one control step)."""
+    control_rate_hz: float = 5.0
+    """Control steps per second of simulated time (one command is held for one control step). 5 Hz lets
+    the arm cover 10 cm a step at ``max_linear_speed``, so a scripted grasp and lift takes about 10 steps
+    (docs/learning.md, "Horizons")."""
+    reference_rate_hz: float = 50.0
+    """How often within a control step the moving reference pose is re-solved by IK for the joint servos."""
     physics_timestep: float = 0.004
     """MuJoCo integration step in seconds. 4 ms halves the cost of a control step against the 2 ms the
     2F-85 model was tuned for; MuJoCo then softens its 4-5 ms contact time constants to 8 ms, and scripted
@@ -35,11 +39,12 @@ class CellConfig:
     """Fastest the reference yaw turns toward its target, rad/s."""
     layout: str = "default"
     """Scene layout name (see actionable_models.sim.layouts.LAYOUTS)."""
-    camera_pos: tuple[float, float, float] = (-0.05, -0.60, 0.85)
-    """Over-the-shoulder camera position in metres, base frame."""
+    camera_pos: tuple[float, float, float] = (0.95, 0.0, 0.90)
+    """Camera position in metres, base frame: in front of the table, facing the arm, so that the objects,
+    the container and the gripper fill the image (an object is 4-6 px wide at 64 px)."""
     camera_target: tuple[float, float, float] = (0.45, 0.0, 0.08)
     """Point the camera looks at."""
-    camera_fovy_deg: float = 50.0
+    camera_fovy_deg: float = 34.0
     """Vertical field of view of the camera, degrees."""
     msaa_samples: int = 0
     """Multisample anti-aliasing samples of the offscreen camera (0 is fastest; 4 smooths edges)."""
@@ -55,6 +60,8 @@ class CellConfig:
                 raise ConfigError(f"{name} must be an integer from 16 to 2048, got {value!r}")
         if not self.control_rate_hz > 0:
             raise ConfigError(f"control_rate_hz must be positive, got {self.control_rate_hz!r}")
+        if not self.reference_rate_hz > 0:
+            raise ConfigError(f"reference_rate_hz must be positive, got {self.reference_rate_hz!r}")
         if not 0 < self.physics_timestep <= 0.01:
             raise ConfigError(f"physics_timestep must be in (0, 0.01] seconds, got {self.physics_timestep!r}")
         if self.substeps < 1 or abs(self.substeps * self.physics_timestep - self.control_period) > 1e-9:
@@ -82,6 +89,11 @@ class CellConfig:
     def control_period(self) -> float:
         """Seconds of simulated time per control step."""
         return 1.0 / self.control_rate_hz
+
+    @property
+    def reference_substeps(self) -> int:
+        """Slices of a control step that each get their own reference pose (at least 1)."""
+        return max(1, min(self.substeps, int(round(self.reference_rate_hz * self.control_period))))
 
     @property
     def substeps(self) -> int:

@@ -26,7 +26,8 @@ from actionable_models.sim import scene
 from actionable_models.sim.cell import CONTAINER_CLEARANCE, MIN_OBJECT_GAP, OBJECT_AREA
 from actionable_models.sim.config import CellConfig
 from actionable_models.sim.layouts import OBJECTS, get_object
-from actionable_models.sim.scripted import CARRY_Z, DROP_Z, HOVER_Z, REACH_TOL, Command, PickPlaceScript
+from actionable_models.sim.scripted import (CARRY_Z, CLOSE_STEPS, DROP_Z, HOVER_Z, REACH_TOL, RELEASE_STEPS, Command,
+                                            PickPlaceScript)
 from actionable_models.sim.state import SceneState
 from actionable_models.sim.tasks import is_at_position, is_grasped_and_lifted, is_in_container
 
@@ -43,8 +44,7 @@ PUSH_Z = 0.022  # pinch height of a push: closed fingertips touch the table at 1
 PUSH_CLEAR_Z = 0.09  # pinch height to and from a push, over the objects (<= 56 mm) and the container (55 mm)
 PUSH_TOL = 0.02  # m: a push waypoint counts as reached (looser than REACH_TOL: it only shapes the stroke)
 REACH_Z = (0.07, 0.30)  # height range of random reach targets: over the objects (<= 45 mm) and container (55 mm)
-RANDOM_YAW_STEP_RAD = 0.3  # largest yaw change of one random-motion step: what the cell turns in a 10 Hz step
-RELEASE_STEPS = 4  # steps the gripper is held open in place (the 2F-85 opens in about 0.3 s)
+RANDOM_YAW_STEP_RAD = 0.6  # largest yaw change of one random-motion step: what the cell turns in a 5 Hz step
 PLACE_CLEARANCE_M = 0.01  # a carried object is let go this far above its resting height, as scripted.py does
 
 
@@ -87,7 +87,7 @@ class PlayConfig:
     way than the uniform default, so it gives other episodes even where its weights are all equal."""
     random_motion_steps: tuple[int, int] = (3, 8)
     """Inclusive range of the number of steps of one random-motion primitive."""
-    random_motion_step_m: float = 0.03
+    random_motion_step_m: float = 0.06
     """Largest per-axis change of the target in one random-motion step, m (uniform)."""
     push_through_m: tuple[float, float] = (0.0, 0.04)
     """Range of how far past the object's centre a push ends, m (uniform); the object moves ~4 cm more."""
@@ -186,7 +186,7 @@ class _Waypoint:
     yaw: float
     gripper: float
     min_steps: int = 0  # hold at least this long
-    max_steps: int = 12  # give up waiting for the waypoint after this long
+    max_steps: int = 6  # give up waiting for the waypoint after this long (5 steps cross the workspace)
     needs_reach: bool = True
     tol: float = REACH_TOL  # m: the waypoint counts as reached
 
@@ -261,7 +261,8 @@ class _Pick:
         xy, yaw = command.pos[:2], command.yaw
         if self._botch == "early_close":
             z = 2.0 * get_object(self._obj).rest_height + self._close_above  # the object's top + a gap
-            return [_Waypoint(np.array([*xy, z]), yaw, 1.0, min_steps=6, max_steps=6, needs_reach=False),
+            return [_Waypoint(np.array([*xy, z]), yaw, 1.0, min_steps=CLOSE_STEPS, max_steps=CLOSE_STEPS,
+                              needs_reach=False),
                     _Waypoint(np.array([*xy, CARRY_Z]), yaw, 1.0)]
         return [_Waypoint(np.array([*xy, HOVER_Z]), yaw, 0.0)]  # abort: back up, fingers open
 
@@ -398,9 +399,9 @@ class PlayScript:
             low_z = get_object(held).rest_height + PLACE_CLEARANCE_M if kind == "place" else DROP_Z
             low = np.array([*place_xy, low_z])
             driver = _Waypoints([
-                _Waypoint(np.array([*place_xy, CARRY_Z]), yaw_now, 1.0, max_steps=20),
+                _Waypoint(np.array([*place_xy, CARRY_Z]), yaw_now, 1.0, max_steps=10),
                 _Waypoint(low, yaw_now, 1.0),
-                _Waypoint(low, yaw_now, 0.0, min_steps=RELEASE_STEPS + 1, needs_reach=False),
+                _Waypoint(low, yaw_now, 0.0, min_steps=RELEASE_STEPS, needs_reach=False),
                 _Waypoint(np.array([*place_xy, CARRY_Z]), yaw_now, 0.0)])
             return _Primitive(kind, held, driver, self._check(kind, held, place_xy))
         if kind == "push":
@@ -410,7 +411,7 @@ class PlayScript:
             target = np.array([rng.uniform(self._lo[0], self._hi[0]), rng.uniform(self._lo[1], self._hi[1]),
                                rng.uniform(*REACH_Z)])
             yaw = float(rng.uniform(*self._yaw_limits))
-            return _Primitive(kind, None, _Waypoints([_Waypoint(target, yaw, self._last_gripper, max_steps=12)]))
+            return _Primitive(kind, None, _Waypoints([_Waypoint(target, yaw, self._last_gripper)]))
         if kind == "random_motion":
             lo, hi = self.config.random_motion_steps
             step_m = self.config.random_motion_step_m
@@ -468,10 +469,10 @@ class PlayScript:
         end = np.clip(centre + rng.uniform(*self.config.push_through_m) * direction, self._lo[:2], self._hi[:2])
         yaw = float(np.clip(wrap_half_turn(angle - np.pi / 2), *self._yaw_limits))  # move along the fingers' faces
         return _Waypoints([
-            _Waypoint(np.array([*start, PUSH_CLEAR_Z]), yaw, 1.0, max_steps=12, tol=PUSH_TOL),
-            _Waypoint(np.array([*start, PUSH_Z]), yaw, 1.0, max_steps=5),
-            _Waypoint(np.array([*end, PUSH_Z]), yaw, 1.0, max_steps=6, tol=PUSH_TOL),
-            _Waypoint(np.array([*end, PUSH_CLEAR_Z]), yaw, 1.0, max_steps=4, tol=PUSH_TOL)])
+            _Waypoint(np.array([*start, PUSH_CLEAR_Z]), yaw, 1.0, max_steps=6, tol=PUSH_TOL),
+            _Waypoint(np.array([*start, PUSH_Z]), yaw, 1.0, max_steps=3),
+            _Waypoint(np.array([*end, PUSH_Z]), yaw, 1.0, max_steps=4, tol=PUSH_TOL),
+            _Waypoint(np.array([*end, PUSH_CLEAR_Z]), yaw, 1.0, max_steps=2, tol=PUSH_TOL)])
 
 
 __all__ = ["BOTCHES", "PRIMITIVES", "PlayConfig", "PlayScript"]

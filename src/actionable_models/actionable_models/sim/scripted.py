@@ -19,6 +19,9 @@ HOVER_Z = 0.14  # pinch height over an object before descending, m
 CARRY_Z = 0.20  # pinch height while carrying, m
 DROP_Z = 0.16  # pinch height over the container when opening, m
 REACH_TOL = 0.012  # m: a waypoint counts as reached
+PASS_TOL = 0.03  # m: a waypoint the gripper only passes on its way (hover, carry) counts as reached
+CLOSE_STEPS = 2  # control steps the fingers get to close (the 2F-85 closes on an object in about 0.3 s)
+RELEASE_STEPS = 2  # control steps the fingers get to open before the gripper retreats
 GRASP_DEPTH = 0.006  # m below the object's centre the pinch point goes, floor-limited
 MIN_GRASP_Z = 0.012
 
@@ -39,6 +42,7 @@ class _Phase:
     min_steps: int = 0  # hold at least this long
     max_steps: int = 40  # give up waiting for the waypoint after this long
     needs_reach: bool = True
+    tol: float = REACH_TOL  # m: the waypoint counts as reached
 
 
 class PickPlaceScript:
@@ -56,13 +60,17 @@ class PickPlaceScript:
         self.finish = finish
         self.place_xy = None if place_xy is None else np.asarray(place_xy, dtype=float)
         self._spec = get_object(obj)
-        phases = [_Phase("hover", 0.0, max_steps=40), _Phase("descend", 0.0, max_steps=25),
-                  _Phase("close", 1.0, min_steps=6, needs_reach=False), _Phase("lift", 1.0, max_steps=30)]
+        # Like a person at the controls: pass through the approach points without stopping, wait only for
+        # the fingers (timings at the cell's default 5 Hz).
+        phases = [_Phase("hover", 0.0, max_steps=20, tol=PASS_TOL), _Phase("descend", 0.0, max_steps=12),
+                  _Phase("close", 1.0, min_steps=CLOSE_STEPS, needs_reach=False),
+                  _Phase("lift", 1.0, max_steps=15, tol=PASS_TOL)]
         if finish == "lift":
-            phases.append(_Phase("hold", 1.0, min_steps=3, needs_reach=False))
+            phases.append(_Phase("hold", 1.0, min_steps=1, needs_reach=False))
         else:
-            phases += [_Phase("carry", 1.0, max_steps=50), _Phase("lower", 1.0, max_steps=25),
-                       _Phase("release", 0.0, min_steps=5, needs_reach=False), _Phase("retreat", 0.0, max_steps=25)]
+            phases += [_Phase("carry", 1.0, max_steps=25, tol=PASS_TOL), _Phase("lower", 1.0, max_steps=12),
+                       _Phase("release", 0.0, min_steps=RELEASE_STEPS, needs_reach=False),
+                       _Phase("retreat", 0.0, max_steps=12, tol=PASS_TOL)]
         self._phases = phases
         self._index = 0
         self._steps_in_phase = 0
@@ -108,7 +116,7 @@ class PickPlaceScript:
         while self._index < len(self._phases):
             phase = self._phases[self._index]
             pos, yaw = self._target(phase.name, state)
-            reached = np.linalg.norm(state.ee_pos - pos) <= REACH_TOL
+            reached = np.linalg.norm(state.ee_pos - pos) <= phase.tol
             held_enough = self._steps_in_phase >= phase.min_steps
             timed_out = self._steps_in_phase >= phase.max_steps
             if held_enough and (reached or not phase.needs_reach or timed_out) and self._steps_in_phase > 0:

@@ -1,0 +1,290 @@
+"""The study's state rung: the same learner and objective on privileged state vectors instead of images.
+
+A diagnostic of learning alone (docs/results.md): if a variant fails here, with perfect state, the
+failure is in the objective, not in seeing. Privileged state never reaches the policy node or a pixel
+learner; this script is its only user. Three commands share one data format (.npz):
+
+    python experiments/state_rung.py collect --episodes 200 --steps 40 --out data/state_play.npz
+    python experiments/state_rung.py train --data data/state_play.npz --variant full --updates 10000 --out runs/s
+    python experiments/state_rung.py evaluate --run runs/s --goals 30 --max-steps 50
+    python experiments/state_rung.py diagnose --run runs/s --data data/state_heldout.npz
+
+The state vector: the pinch point's position, yaw and closure, then per object (sorted names) its
+position and orientation quaternion (w >= 0); standardised with the training data's mean and std.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from actionable_models.actions import ActionSpec
+from actionable_models.evaluation import result_row, summarize
+from actionable_models.learning.cem import cem_maximize
+from actionable_models.learning.config import LearnerConfig
+from actionable_models.learning.diagnostics import diagnose, format_rows
+from actionable_models.learning.networks import VectorLateFusionQ
+from actionable_models.learning.objective import ActionableModelsObjective, to_tensors
+from actionable_models.learning.sampler import GoalSampler, Transitions
+from actionable_models.sim.cell import Cell
+from actionable_models.sim.config import CellConfig
+from actionable_models.sim.goals import generate_goal
+from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, weights_of
+from actionable_models.sim.state import SceneState
+from actionable_models.sim.tasks import TASKS
+
+# The variants of docs/results.md, as LearnerConfig overrides.
+VARIANTS = {
+    "full": {},
+    "no_negatives": {"use_negatives": False},
+    "no_chaining": {"use_chaining": False},
+    "gcbc": {"method": "gcbc"},
+}
+
+
+def state_vector(state: SceneState) -> np.ndarray:
+    """Privileged state (F,) float32: pinch position (3), yaw, closure, then per object position and quaternion."""
+    parts = [state.ee_pos, [state.ee_yaw, state.gripper]]
+    for name in sorted(state.objects):
+        pose = np.asarray(state.objects[name], dtype=float)
+        quat = pose[3:7] * (1.0 if pose[3] >= 0 else -1.0)
+        parts += [pose[:3], quat]
+    return np.concatenate(parts).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- collect
+def collect(episodes: int, steps: int, seed: int, primitives: list[str], layout: str = "default",
+            scene_episodes: int = 1) -> dict:
+    """Play episodes (seeds seed..seed+episodes-1) as state vectors and normalised actions, like collect.py.
+
+    ``scene_episodes``: consecutive episodes that share one scene: the cell is reset (to the seed of the
+    scene's first episode) only every that many episodes; the others start where the last one ended.
+    ``scene`` (N,) holds each frame's scene seed."""
+    cell = Cell(CellConfig(image_width=32, image_height=32, layout=layout))
+    spec = ActionSpec()
+    obs, actions, episode, last, scene = [], [], [], [], []
+    started = time.monotonic()
+    try:
+        for e in range(episodes):
+            scene_seed = seed + e - e % scene_episodes
+            if e % scene_episodes == 0:
+                cell.reset(scene_seed, layout)
+            script = PlayScript(np.random.default_rng(seed + e),
+                                PlayConfig(episode_steps=steps, primitive_weights=weights_of(primitives)),
+                                cell=cell.config)
+            gripper = 0.0
+            while True:
+                ee_pos, ee_yaw = cell.ee_pose()
+                state = cell.scene_state()
+                command = script.act(state)
+                obs.append(state_vector(state))
+                episode.append(e)
+                scene.append(scene_seed)
+                if command is None:
+                    actions.append(spec.normalize(ee_pos, ee_yaw, gripper, ee_pos, ee_yaw))
+                    last.append(True)
+                    break
+                gripper = command.gripper
+                actions.append(spec.normalize(command.pos, command.yaw, command.gripper, ee_pos, ee_yaw))
+                last.append(False)
+                cell.set_command(command.pos, command.yaw, command.gripper)
+                cell.step()
+            if (e + 1) % 50 == 0 or e + 1 == episodes:
+                print(f"[state collect] {e + 1}/{episodes} episodes, {len(obs)} frames, "
+                      f"{time.monotonic() - started:.0f} s", flush=True)
+    finally:
+        cell.close()
+    return {"obs": np.stack(obs), "actions": np.stack(actions).astype(np.float32),
+            "episode": np.asarray(episode, np.int32), "is_last": np.asarray(last, bool),
+            "scene": np.asarray(scene, np.int64)}
+
+
+# ------------------------------------------------------------------------------------------------ train
+def load_transitions(path: Path) -> tuple[Transitions, np.ndarray, np.ndarray]:
+    """Standardised transitions of a state .npz, and the mean and std used."""
+    with np.load(path) as data:
+        obs, actions, episode, is_last = data["obs"], data["actions"], data["episode"], data["is_last"]
+        scene = data["scene"] if "scene" in data else None
+    mean, std = obs.mean(axis=0), obs.std(axis=0) + 1e-3
+    return Transitions((obs - mean) / std, actions, episode, is_last, scene), mean, std
+
+
+def train(data_path: Path, out: Path, learner: LearnerConfig, updates: int, log_every: int = 500) -> dict:
+    """Train a VectorLateFusionQ on the state data; writes out/q.pt and out/config.json, returns the last metrics."""
+    torch.manual_seed(learner.seed)
+    data, mean, std = load_transitions(data_path)
+    q = VectorLateFusionQ(learner, data.observations.shape[1])
+    objective = ActionableModelsObjective(q, learner)
+    sampler = GoalSampler(data, learner, np.random.default_rng(learner.seed))
+    out.mkdir(parents=True, exist_ok=True)
+    started, metrics, history = time.monotonic(), {}, []
+    for step in range(1, updates + 1):
+        metrics = objective.update(to_tensors(sampler.sample(learner.batch_size).arrays(data)))
+        if step % log_every == 0 or step == updates:
+            rate = step / (time.monotonic() - started)
+            history.append({"step": step, **metrics})
+            print(f"[state train] {step}/{updates} {rate:.1f} updates/s "
+                  + " ".join(f"{k}={v:.3f}" for k, v in metrics.items()), flush=True)
+    torch.save(q.state_dict(), out / "q.pt")
+    np.savez(out / "norm.npz", mean=mean, std=std)
+    info = {"learner": asdict(learner), "updates": updates, "state_dim": int(data.observations.shape[1]),
+            "seconds": time.monotonic() - started, "data": str(data_path), "history": history}
+    (out / "config.json").write_text(json.dumps(info, indent=1))
+    return metrics
+
+
+def load_run(run: Path) -> tuple[VectorLateFusionQ, LearnerConfig, np.ndarray, np.ndarray]:
+    """The trained network, its config and the state normalisation of a run folder."""
+    info = json.loads((run / "config.json").read_text())
+    learner = LearnerConfig(**info["learner"])
+    q = VectorLateFusionQ(learner, info["state_dim"])
+    q.load_state_dict(torch.load(run / "q.pt"))
+    norm = np.load(run / "norm.npz")
+    return q.eval(), learner, norm["mean"], norm["std"]
+
+
+# --------------------------------------------------------------------------------------------- evaluate
+class StatePolicy:
+    """argmax_a Q(s, a, g) by CEM over state vectors, as GoalReachingPolicy does over images."""
+
+    def __init__(self, q: VectorLateFusionQ, learner: LearnerConfig, mean: np.ndarray, std: np.ndarray,
+                 seed: int = 0) -> None:
+        self.q, self.learner, self.mean, self.std = q, learner, mean, std
+        self.generator = torch.Generator().manual_seed(seed)
+        self.spec = ActionSpec()
+        self.goal: torch.Tensor | None = None
+
+    def _tensor(self, state: SceneState) -> torch.Tensor:
+        return torch.as_tensor((state_vector(state) - self.mean) / self.std).unsqueeze(0)
+
+    def set_goal(self, state: SceneState) -> None:
+        self.goal = self._tensor(state)
+
+    @torch.inference_mode()
+    def decide(self, state: SceneState) -> tuple[np.ndarray, float, float, bool]:
+        """Target position, yaw, gripper closure and whether terminate won."""
+        lc = self.learner
+        embedding = self.q.embed(self._tensor(state), self.goal)
+        action, _ = cem_maximize(lambda a: self.q.score(embedding, a), 1, lc.action_dim, lc.cem_iterations,
+                                 lc.cem_samples, lc.cem_elites, generator=self.generator,
+                                 binary_dims=lc.binary_dims)
+        return self.spec.to_command(action[0].numpy(), state.ee_pos, state.ee_yaw)
+
+
+def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = 100000,
+             tasks: tuple[str, ...] = TASKS) -> list[dict]:
+    """Roll the state policy out toward ``goals`` generated goals per task; result rows as evaluation.py's."""
+    q, learner, mean, std = load_run(run)
+    policy = StatePolicy(q, learner, mean, std)
+    cell = Cell(CellConfig(image_width=32, image_height=32))
+    rows = []
+    try:
+        for task in tasks:
+            for seed in range(base_seed, base_seed + goals):
+                goal = generate_goal(cell, task, seed)
+                cell.reset(seed, goal.spec.layout)
+                start = cell.scene_state()
+                policy.set_goal(goal.state)
+                steps, stopped = 0, False
+                while steps < max_steps:
+                    state = cell.scene_state()
+                    pos, yaw, gripper, terminate = policy.decide(state)
+                    if terminate:
+                        stopped = True
+                        break
+                    lo, hi = cell.config.workspace_min, cell.config.workspace_max
+                    cell.set_command(np.clip(pos, lo, hi), float(np.clip(yaw, *cell.config.yaw_limits)), gripper)
+                    cell.step()
+                    steps += 1
+                rows.append(result_row(goal, start, cell.scene_state(), steps, stopped))
+    finally:
+        cell.close()
+    return rows
+
+
+def report(rows: list[dict]) -> str:
+    """One line per task: successes, and how often the gripper ended nearer the goal's gripper position."""
+    lines = []
+    for task, row in summarize(rows).items():
+        own = [r for r in rows if r["task"] == task]
+        closer = sum(r["ee_to_goal_end_m"] < r["ee_to_goal_start_m"] for r in own)
+        moved = [r["object_to_goal_end_m"] < r["object_to_goal_start_m"] - 0.01 for r in own if "object_to_goal_end_m" in r]
+        lines.append(f"{task}: {row['successes']}/{row['trials']} success, gripper closer {closer}/{len(own)}"
+                     + (f", object nearer {sum(moved)}/{len(moved)}" if moved else ""))
+    return "\n".join(lines)
+
+
+def _learner_overrides(text: str) -> dict:
+    """``"gamma=0.95,num_negatives=8"`` -> typed overrides of LearnerConfig fields."""
+    defaults = asdict(LearnerConfig())
+    out = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        if name not in defaults:
+            raise SystemExit(f"--set: unknown LearnerConfig field {name!r}")
+        kind = type(defaults[name])
+        out[name] = (value.lower() in ("1", "true", "yes")) if kind is bool else kind(value)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--episodes", type=int, default=200)
+    c.add_argument("--steps", type=int, default=40)
+    c.add_argument("--seed", type=int, default=1000)
+    c.add_argument("--primitives", default=",".join(PRIMITIVES))
+    c.add_argument("--scene-episodes", type=int, default=1, help="consecutive episodes sharing one scene")
+    c.add_argument("--out", type=Path, required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--data", type=Path, required=True)
+    t.add_argument("--variant", choices=tuple(VARIANTS), default="full")
+    t.add_argument("--updates", type=int, default=10000)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--set", default="", help="LearnerConfig overrides, e.g. gamma=0.95,target_tau=0.01")
+    t.add_argument("--out", type=Path, required=True)
+    e = sub.add_parser("evaluate")
+    e.add_argument("--run", type=Path, required=True)
+    e.add_argument("--goals", type=int, default=30)
+    e.add_argument("--max-steps", type=int, default=50)
+    e.add_argument("--tasks", default=",".join(TASKS))
+    d = sub.add_parser("diagnose", help="the Q diagnostics table on held-out episodes (other seeds)")
+    d.add_argument("--run", type=Path, required=True)
+    d.add_argument("--data", type=Path, required=True)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    if args.command == "collect":
+        arrays = collect(args.episodes, args.steps, args.seed, [p for p in args.primitives.split(",") if p],
+                         scene_episodes=args.scene_episodes)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(args.out, **arrays)
+        print(f"[state collect] wrote {args.out} ({len(arrays['obs'])} frames)")
+    elif args.command == "train":
+        learner = LearnerConfig(**{"batch_size": args.batch_size, "seed": args.seed, **VARIANTS[args.variant],
+                                   **_learner_overrides(args.set)})
+        train(args.data, args.out, learner, args.updates)
+    elif args.command == "diagnose":
+        q, learner, mean, std = load_run(args.run)
+        with np.load(args.data) as held:
+            data = Transitions((held["obs"] - mean) / std, held["actions"], held["episode"], held["is_last"])
+        table = format_rows(diagnose(q, learner, data))
+        (args.run / "diagnostics.md").write_text(table)
+        print(table, end="")
+    else:
+        rows = evaluate(args.run, args.goals, args.max_steps, tasks=tuple(args.tasks.split(",")))
+        (args.run / "eval.json").write_text(json.dumps(rows, indent=1))
+        print(report(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
