@@ -1,8 +1,10 @@
-"""Learner speed: training samples per second, late vs early fusion, and the time of one CEM decision.
+"""Learner speed: training samples per second, late vs early fusion, the state learner, one CEM decision.
 
 Same batch, negatives, CEM and image size for both fusions (random 64x64 images: speed does not depend
-on content). Targets on the 2-core development machine: late fusion at least 5x the early-fusion
-throughput; one CEM decision (3 iterations x 64 samples, 64x64 images) under 20 ms.
+on content), in fp32 and in bf16 autocast (LearnerConfig.precision). The state learner is the study's
+state rung (VectorLateFusionQ over 41 numbers, batch 128). Targets on the 2-core development machine:
+late fusion at least 5x the early-fusion throughput; one CEM decision (3 iterations x 64 samples, 64x64
+images) under 20 ms.
 
     .venv/bin/python benchmarks/learner_speed.py [--updates 10] [--batch 64] [--device cpu|cuda]
 """
@@ -19,7 +21,7 @@ import torch
 
 from actionable_models.learning.cem import cem_maximize
 from actionable_models.learning.config import LearnerConfig
-from actionable_models.learning.networks import make_q_network
+from actionable_models.learning.networks import VectorLateFusionQ, make_q_network
 from actionable_models.learning.objective import ActionableModelsObjective, to_tensors
 from actionable_models.learning.sampler import GoalSampler, Transitions
 
@@ -32,11 +34,21 @@ def _transitions(size: int, episodes: int = 20, length: int = 30) -> Transitions
                        np.tile(np.r_[np.zeros(length - 1, bool), True], episodes))
 
 
-def training_rate(fusion: str, updates: int, batch: int, device: str) -> float:
-    config = LearnerConfig(fusion=fusion, batch_size=batch)
-    data = _transitions(config.image_size)
+def training_rate(fusion: str, updates: int, batch: int, device: str, precision: str = "fp32",
+                  state_dim: int = 0) -> float:
+    """Training samples per second; ``state_dim`` > 0 trains the state learner on random vectors instead."""
+    config = LearnerConfig(fusion=fusion, batch_size=batch, precision=precision)
+    if state_dim:
+        rng = np.random.default_rng(0)
+        images = _transitions(16)
+        data = Transitions(rng.normal(size=(len(images.actions), state_dim)).astype(np.float32), images.actions,
+                           images.episode, images.is_last)
+        network = VectorLateFusionQ(config, state_dim)
+    else:
+        data = _transitions(config.image_size)
+        network = make_q_network(config)
     sampler = GoalSampler(data, config, np.random.default_rng(0))
-    objective = ActionableModelsObjective(make_q_network(config), config, device)
+    objective = ActionableModelsObjective(network, config, device)
     objective.update(to_tensors(sampler.sample(batch).arrays(data)))  # warm-up
     if device == "cuda":
         torch.cuda.synchronize()
@@ -83,12 +95,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), device {args.device}")
-    late = training_rate("late", args.updates, args.batch, args.device)
-    early = training_rate("early", max(2, args.updates // 5), args.batch, args.device)
     print(f"training, batch {args.batch}, 4 negatives, CEM 3x64 targets, 64x64 images:")
-    print(f"  late fusion  {late:8.1f} samples/s")
-    print(f"  early fusion {early:8.1f} samples/s")
-    print(f"  late / early {late / early:8.1f}x   (target >= 5x)")
+    for precision in ("fp32", "bf16"):
+        late = training_rate("late", args.updates, args.batch, args.device, precision)
+        early = training_rate("early", max(2, args.updates // 5), args.batch, args.device, precision)
+        print(f"  {precision}: late fusion {late:8.1f} samples/s, early fusion {early:8.1f} samples/s, "
+              f"late / early {late / early:5.1f}x   (target >= 5x)")
+    print("state learner (41-number state vectors, batch 128, 4 negatives, CEM 3x64 targets):")
+    for precision in ("fp32", "bf16"):
+        rate = training_rate("late", args.updates * 3, 128, args.device, precision, state_dim=41) / 128
+        print(f"  {precision}: {rate:8.1f} updates/s")
     torch.set_num_threads(args.decision_threads)
     median, p95 = cem_decision_ms(args.device)
     print(f"one CEM decision (3 iterations x 64 samples, 64x64, {args.decision_threads} thread(s)): median "

@@ -3,7 +3,7 @@
 The same PlayScript, seeds and action normalisation as `am collect` + the dataset builder, without DDS
 and bag files in between: fast enough to make the larger datasets of docs/results.md on 2 cores, and
 small enough to carry to a GPU machine. Arrays: obs (N, S, S, 3) uint8, actions (N, 6) float32,
-episode (N,) int32, is_last (N,) bool, ee (N, 3) float32.
+episode (N,) int32, is_last (N,) bool, ee (N, 3) float32, scene (N,) int64 (the seed the scene was reset to).
 
     python experiments/collect.py --episodes 200 --steps 40 --out data/play200.npz
 """
@@ -55,7 +55,7 @@ def collect(episodes: int, steps: int, seed: int, image_size: int, camera_size: 
     weights = weights_of(primitives)
     cell = Cell(CellConfig(image_width=camera_size, image_height=camera_size, layout=layout))
     spec = ActionSpec()
-    obs, actions, episode, last, ee, success = [], [], [], [], [], []
+    obs, actions, episode, last, ee, success, scene = [], [], [], [], [], [], []
     started = time.monotonic()
     try:
         for e in range(episodes):
@@ -74,6 +74,7 @@ def collect(episodes: int, steps: int, seed: int, image_size: int, camera_size: 
                     success.append(is_grasped_and_lifted(state, label_object))
                 obs.append(resize_for_learning(cell.render(), image_size))
                 episode.append(e)
+                scene.append(seed + e)
                 ee.append(ee_pos.astype(np.float32))
                 if command is None:  # the last frame: no transition leaves it; hold the pose
                     actions.append(spec.normalize(ee_pos, ee_yaw, gripper, ee_pos, ee_yaw))
@@ -93,7 +94,8 @@ def collect(episodes: int, steps: int, seed: int, image_size: int, camera_size: 
     finally:
         cell.close()
     arrays = {"obs": np.stack(obs), "actions": np.stack(actions).astype(np.float32),
-              "episode": np.asarray(episode, np.int32), "is_last": np.asarray(last, bool), "ee": np.stack(ee)}
+              "episode": np.asarray(episode, np.int32), "is_last": np.asarray(last, bool), "ee": np.stack(ee),
+              "scene": np.asarray(scene, np.int64)}
     if label_object is not None:
         arrays["success"] = np.asarray(success, bool)
     return arrays

@@ -221,6 +221,35 @@ def report(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def runs_table(runs: list[Path]) -> str:
+    """Markdown: one row per evaluated run (its settings against the defaults, updates, success per task
+    with 95 % Wilson intervals, and Q of held-out data and swapped goals at k = 8 when diagnosed)."""
+    defaults = asdict(LearnerConfig())
+    tasks = None
+    lines = []
+    for run in runs:
+        info = json.loads((run / "config.json").read_text())
+        rows = json.loads((run / "eval.json").read_text())
+        summary = summarize(rows)
+        tasks = tasks or list(summary)
+        changed = {k: v for k, v in info["learner"].items() if v != defaults[k] and k not in ("batch_size",)}
+        setting = ", ".join(f"{k}={v}" for k, v in changed.items()) or "defaults"
+        cells = [f"{s['successes']}/{s['trials']} ({s['ci95'][0]:.2f}-{s['ci95'][1]:.2f})"
+                 for s in (summary[t] for t in tasks)]
+        q8 = "-"
+        diag = run / "diagnostics.md"
+        if diag.is_file():
+            for line in diag.read_text().splitlines():
+                parts = [p.strip() for p in line.strip("|").split("|")]
+                if parts and parts[0] == "8":
+                    q8 = f"{parts[2]} / {parts[4]}"
+        lines.append(f"| {run.name} | {setting} | {info['updates']} x {info['learner']['batch_size']} | "
+                     + " | ".join(cells) + f" | {q8} |")
+    head = ("| run | settings (not default) | updates x batch | " + " | ".join(tasks or []) +
+            " | Q(data) / Q(swapped) at k=8 |")
+    return "\n".join([head, "|" + "---|" * (len(tasks or []) + 4)] + lines) + "\n"
+
+
 def _learner_overrides(text: str) -> dict:
     """``"gamma=0.95,num_negatives=8"`` -> typed overrides of LearnerConfig fields."""
     defaults = asdict(LearnerConfig())
@@ -260,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("diagnose", help="the Q diagnostics table on held-out episodes (other seeds)")
     d.add_argument("--run", type=Path, required=True)
     d.add_argument("--data", type=Path, required=True)
+    r = sub.add_parser("table", help="a Markdown table of evaluated runs")
+    r.add_argument("runs", type=Path, nargs="+")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.command == "collect":
@@ -272,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         learner = LearnerConfig(**{"batch_size": args.batch_size, "seed": args.seed, **VARIANTS[args.variant],
                                    **_learner_overrides(args.set)})
         train(args.data, args.out, learner, args.updates)
+    elif args.command == "table":
+        print(runs_table(args.runs), end="")
     elif args.command == "diagnose":
         q, learner, mean, std = load_run(args.run)
         with np.load(args.data) as held:

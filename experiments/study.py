@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             lambda: collect(grasp, "--episodes", str(episodes // 2), "--steps", "24", "--primitives", "grasp_lift",
                             "--failure-prob", "0.1", "--seed", "3000"),
             lambda: collect(place, "--episodes", str(episodes // 2), "--steps", "16", "--primitives", "container",
-                            "--start-held", "--seed", "4000"),
+                            "--start-held", "--seed", "3000"),  # the grasp episodes' scenes: chaining links them
             lambda: collect(task, "--episodes", str(episodes * 3 // 10), "--steps", "24", "--primitives",
                             "grasp_lift", "--failure-prob", "0.3", "--label-object", "red_cube", "--object-weights",
                             "red_cube=4", "--seed", "5000"),

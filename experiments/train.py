@@ -40,7 +40,7 @@ def load_transitions(paths: list[Path]) -> tuple[Transitions, dict]:
     """Transitions of experiments .npz files, concatenated (episodes renumbered), and their identity (a
     content hash guards resume)."""
     digest = hashlib.sha256()
-    obs, actions, episode, last, offset = [], [], [], [], 0
+    obs, actions, episode, last, scene, offset = [], [], [], [], [], 0
     for path in paths:
         digest.update(path.read_bytes())
         with np.load(path) as f:
@@ -48,8 +48,13 @@ def load_transitions(paths: list[Path]) -> tuple[Transitions, dict]:
             actions.append(f["actions"])
             episode.append(f["episode"].astype(np.int64) + offset)
             last.append(f["is_last"])
+            scene.append(f["scene"] if "scene" in f else None)
         offset = int(episode[-1].max()) + 1
-    data = Transitions(np.concatenate(obs), np.concatenate(actions), np.concatenate(episode), np.concatenate(last))
+    # Scenes by seed across files (the split dataset's grasp and place episodes share their seeds); files
+    # without scene ids (older collections) make the whole data one scene.
+    scenes = None if any(s is None for s in scene) else np.concatenate(scene)
+    data = Transitions(np.concatenate(obs), np.concatenate(actions), np.concatenate(episode), np.concatenate(last),
+                       scenes)
     return data, {"key": digest.hexdigest()[:16], "folder": ",".join(map(str, paths)),
                   "episodes": data.num_episodes, "steps": len(data.observations)}
 

@@ -162,6 +162,17 @@ class EpisodeDataset:
         """Number of episodes loaded (skipped ones not counted)."""
         return len(self.episodes)
 
+    def scene_ids(self) -> np.ndarray:
+        """(N,) int64: steps of episodes recorded in one scene share an id. A scene is named by the episode
+        metadata's layout and seed (the sim cell's reset); an episode without a seed is a scene of its own."""
+        names: dict[tuple[str, str], int] = {}
+        ids = np.empty(len(self), dtype=np.int64)
+        for i, record in enumerate(self.episodes):
+            seed = record.metadata.get(keys.META_SEED)
+            name = (record.metadata.get(keys.META_LAYOUT, ""), seed) if seed not in (None, "") else ("", f"#{i}")
+            ids[self.episode_steps(i)] = names.setdefault(name, len(names))
+        return ids
+
     def episode_steps(self, index: int) -> slice:
         """Step range of episode ``index``."""
         record = self.episodes[index]

@@ -8,6 +8,7 @@ from actionable_models.errors import ConfigError
 
 FUSIONS = ("late", "early")
 PRECISIONS = ("auto", "fp32", "bf16")
+CHAIN_SCOPES = ("scene", "dataset")
 METHODS = ("actionable_models", "gcbc")
 
 
@@ -31,14 +32,19 @@ class LearnerConfig:
     relabel_future_p: float = 0.3
     """Relabeled goals are k >= 1 frames ahead with k ~ Geometric(p): 0.3 makes k = 1, a reaching step
     with target 1, 30 % of the time (the paper samples sub-sequences; it fixes no distribution)."""
+    mc_lower_bound: bool = False
+    """Monte Carlo lower bound on relabeled targets: the data reached the goal k steps after s, so the
+    discounted value of its action is at least gamma^(k-1); the bootstrapped target is raised to that."""
     use_negatives: bool = True
     """Artificial negatives: unseen actions pushed toward Q = 0 (the conservative term)."""
     num_negatives: int = 4
     """Negative actions per sample."""
     negative_candidates: int = 32
     """Uniform candidates per sample that negatives are drawn from (with replacement), ~ exp(Q / temperature)."""
-    negative_temperature: float = 1.0
-    """Temperature of the exp(Q) sampling of negatives (paper: exp(Q), i.e. 1.0)."""
+    negative_temperature: float = 0.1
+    """Temperature of the exp(Q / T) sampling of negatives, Q the probability. At 1.0 (exp(Q) as written in
+    the paper) the weights differ by at most a factor e, so the draw is nearly uniform and misses the
+    overrated actions that CEM then finds; 0.1 concentrates it on them (measured, docs/learning.md)."""
     negative_min_distance: float = 0.5
     """Candidates closer than this (L2, normalised action space) to the data action are never negatives."""
     negative_motion_fraction: float = 0.5
@@ -53,6 +59,11 @@ class LearnerConfig:
     """Weight of the negatives' cross-entropy against the data samples'."""
     use_chaining: bool = True
     """Goal chaining: a share of each batch reconditioned on goals from other episodes."""
+    chain_scope: str = "scene"
+    """Where chained goals come from: 'scene', another episode recorded in the same scene (the episode
+    metadata's layout and seed), so that a path to the goal can exist; 'dataset', any other episode. A goal
+    from another scene is unreachable by construction, and training on those held Q of unreachable goals
+    near Q of reachable ones (docs/learning.md, Goal chaining)."""
     chain_fraction: float = 0.3
     """Share of the batch with goals from other episodes (bootstrapped, never a positive reward)."""
     binary_gripper_terminate: bool = True
@@ -87,6 +98,8 @@ class LearnerConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.chain_scope not in CHAIN_SCOPES:
+            raise ConfigError(f"chain_scope must be one of {CHAIN_SCOPES}, got {self.chain_scope!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.fusion not in FUSIONS:

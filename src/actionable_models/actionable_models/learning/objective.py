@@ -115,6 +115,11 @@ class ActionableModelsObjective:
             return torch.ones_like(reached, dtype=torch.float32)
         bootstrap = self.config.gamma * self.max_next_q(batch["next_obs"], batch["goal"],
                                                         batch.get("next_action"))  # (B,)
+        if self.config.mc_lower_bound and "steps_to_goal" in batch:
+            # The data itself reached the (relabeled) goal k steps on: a discounted value of gamma^(k-1).
+            k = batch["steps_to_goal"].to(bootstrap.device).float()
+            reached_by_data = torch.where(batch["chained"].bool(), torch.zeros_like(k), self.config.gamma ** (k - 1))
+            bootstrap = torch.maximum(bootstrap, reached_by_data.to(bootstrap.dtype))
         return torch.where(reached, torch.ones_like(bootstrap), bootstrap)
 
     @torch.no_grad()
