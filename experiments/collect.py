@@ -41,6 +41,26 @@ def _grasp_unrecorded(cell: Cell, seed: int) -> None:
     raise RuntimeError(f"seed {seed}: the scripted grasp failed on every object")
 
 
+def play_steps(cell: Cell, script: PlayScript, spec: ActionSpec):
+    """Yield (state, normalised action, is_last) for each frame of one play episode, commanding the cell
+    as am collect does. The cell steps only when the next frame is asked for, so a caller can render or
+    record the frame in between. The last frame, which no command answers, holds the measured pose."""
+    gripper = 0.0
+    while True:
+        ee_pos, ee_yaw = cell.ee_pose()
+        state = cell.scene_state()
+        command = script.act(state)
+        if command is None:
+            yield state, spec.normalize(ee_pos, ee_yaw, gripper, ee_pos, ee_yaw), True
+            return
+        gripper = command.gripper
+        # The yaw as the sim node reads it from a PoseStamped's quaternion, to the last bit.
+        yaw = check_pose_command(command.pos, quat_from_yaw(command.yaw), "base_link", "base_link", cell.config).yaw
+        yield state, spec.normalize(command.pos, yaw, command.gripper, ee_pos, ee_yaw), False
+        cell.set_command(command.pos, yaw, command.gripper)
+        cell.step()
+
+
 def collect(episodes: int, steps: int, seed: int, image_size: int, camera_size: int, layout: str,
             primitives: list[str], start_held: bool = False, failure_prob: float = 0.2,
             label_object: str | None = None, object_weights: dict[str, float] | None = None
@@ -65,29 +85,15 @@ def collect(episodes: int, steps: int, seed: int, image_size: int, camera_size: 
             script = PlayScript(np.random.default_rng(seed + e),
                                 PlayConfig(episode_steps=steps, primitive_weights=weights, failure_prob=failure_prob,
                                            object_weights=object_weights or {}), cell=cell.config)
-            gripper = 0.0
-            while True:
-                ee_pos, ee_yaw = cell.ee_pose()
-                state = cell.scene_state()
-                command = script.act(state)
+            for state, action, is_last in play_steps(cell, script, spec):
                 if label_object is not None:
                     success.append(is_grasped_and_lifted(state, label_object))
                 obs.append(resize_for_learning(cell.render(), image_size))
                 episode.append(e)
                 scene.append(seed + e)
-                ee.append(ee_pos.astype(np.float32))
-                if command is None:  # the last frame: no transition leaves it; hold the pose
-                    actions.append(spec.normalize(ee_pos, ee_yaw, gripper, ee_pos, ee_yaw))
-                    last.append(True)
-                    break
-                gripper = command.gripper
-                # The yaw as the sim node reads it from a PoseStamped's quaternion, to the last bit.
-                yaw = check_pose_command(command.pos, quat_from_yaw(command.yaw), "base_link", "base_link",
-                                         cell.config).yaw
-                actions.append(spec.normalize(command.pos, yaw, command.gripper, ee_pos, ee_yaw))
-                last.append(False)
-                cell.set_command(command.pos, yaw, command.gripper)
-                cell.step()
+                ee.append(state.ee_pos.astype(np.float32))
+                actions.append(action)
+                last.append(is_last)
             if (e + 1) % 10 == 0 or e + 1 == episodes:
                 print(f"[collect] {e + 1}/{episodes} episodes, {len(obs)} frames, "
                       f"{time.monotonic() - started:.0f} s", flush=True)

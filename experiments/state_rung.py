@@ -19,13 +19,14 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from actionable_models.actions import ActionSpec
+from collect import play_steps  # experiments/collect.py: the same commands as am collect
 from actionable_models.evaluation import result_row, summarize
 from actionable_models.learning.cem import cem_maximize
 from actionable_models.learning.config import LearnerConfig
@@ -79,23 +80,12 @@ def collect(episodes: int, steps: int, seed: int, primitives: list[str], layout:
             script = PlayScript(np.random.default_rng(seed + e),
                                 PlayConfig(episode_steps=steps, primitive_weights=weights_of(primitives)),
                                 cell=cell.config)
-            gripper = 0.0
-            while True:
-                ee_pos, ee_yaw = cell.ee_pose()
-                state = cell.scene_state()
-                command = script.act(state)
+            for state, action, is_last in play_steps(cell, script, spec):
                 obs.append(state_vector(state))
                 episode.append(e)
                 scene.append(scene_seed)
-                if command is None:
-                    actions.append(spec.normalize(ee_pos, ee_yaw, gripper, ee_pos, ee_yaw))
-                    last.append(True)
-                    break
-                gripper = command.gripper
-                actions.append(spec.normalize(command.pos, command.yaw, command.gripper, ee_pos, ee_yaw))
-                last.append(False)
-                cell.set_command(command.pos, command.yaw, command.gripper)
-                cell.step()
+                actions.append(action)
+                last.append(is_last)
             if (e + 1) % 50 == 0 or e + 1 == episodes:
                 print(f"[state collect] {e + 1}/{episodes} episodes, {len(obs)} frames, "
                       f"{time.monotonic() - started:.0f} s", flush=True)

@@ -49,7 +49,8 @@ def _objective(**overrides):
 def test_targets_reaching_bootstrapped_and_chained_are_exact(monkeypatch):
     objective, config = _objective(gamma=0.9)
     next_values = torch.tensor([0.2, 0.5, 0.8, 0.4])
-    monkeypatch.setattr(objective, "max_next_q", lambda next_obs, goal, next_action=None: next_values)
+    monkeypatch.setattr(objective, "max_next_q",
+                        lambda next_obs, goal, next_action=None, logged_only=None: next_values)
     batch = {"next_obs": torch.zeros(4, 3, 16, 16, dtype=torch.uint8), "goal": torch.zeros(4, 3, 16, 16,
                                                                                           dtype=torch.uint8),
              "reached": torch.tensor([True, False, False, False]), "chained": torch.tensor([False, False, True, True])}
@@ -202,3 +203,71 @@ def test_bf16_and_fp32_updates_agree(method):
         moved[precision] = torch.cat([p.detach().flatten() for p in objective.q.parameters()]) - before
     assert metrics["bf16"]["loss/total"] == pytest.approx(metrics["fp32"]["loss/total"], rel=1e-3)
     assert torch.nn.functional.cosine_similarity(moved["bf16"], moved["fp32"], dim=0) > 0.9
+
+
+def test_chained_goals_come_from_other_episodes_of_the_same_scene():
+    data = tiny_transitions(episodes=5)
+    # episodes 0-1 share scene 7, episodes 2-4 scene 9; episode 4 alone would keep its relabeled goals
+    scene = np.repeat([7, 7, 9, 9, 9], 5)
+    scoped = Transitions(data.observations, data.actions, data.episode, data.is_last, scene)
+    batch = GoalSampler(scoped, LearnerConfig(**SMALL, chain_fraction=0.5), np.random.default_rng(0)).sample(400)
+    c = batch.chained
+    assert c.sum() == 200 and np.all(scene[batch.goal_index[c]] == scene[batch.index[c]])
+    assert np.all(data.episode[batch.goal_index[c]] != data.episode[batch.index[c]])
+    alone = np.r_[[3] * 5, [4] * 5]
+    single = Transitions(data.observations[15:], data.actions[15:], data.episode[15:], data.is_last[15:], alone)
+    assert not GoalSampler(single, LearnerConfig(**SMALL, chain_fraction=0.5),
+                           np.random.default_rng(0)).sample(50).chained.any()
+
+
+def test_cem_and_negatives_hold_gripper_and_terminate_at_the_corners():
+    objective, config = _objective()
+    candidates = objective.negative_candidates(torch.tensor([[0.0, 0.0, 0.0, 0.0, 1.0, -1.0]]).repeat(4, 1))
+    assert set(candidates[..., 4:].unique().tolist()) <= {-1.0, 1.0}
+    action, _ = cem_maximize(lambda a: -((a[..., :4] - 0.3) ** 2).sum(-1) + a[..., 4] - a[..., 5], 2, 6, 3, 32, 4,
+                             binary_dims=config.binary_dims)
+    assert action[:, 4].tolist() == [1.0, 1.0] and action[:, 5].tolist() == [-1.0, -1.0]
+
+
+def test_diagnostics_rank_a_q_function_that_knows_the_data():
+    """An oracle that scores 1 for the data action of a frame toward its own episode's frames and 0 otherwise
+    must show Q(data) 1, Q(swapped) 0 and the data action above every negative."""
+    from actionable_models.learning.diagnostics import diagnose, format_rows
+
+    rng = np.random.default_rng(0)
+    episode = np.repeat(np.arange(4), 20)
+    actions = rng.uniform(-1, 1, (80, 6)).astype(np.float32)
+    actions[:, 4:] = np.sign(actions[:, 4:])
+    obs = np.concatenate([episode[:, None], actions], axis=1).astype(np.float32)  # the data action is in s
+
+    class Oracle(torch.nn.Module):
+        def embed(self, obs, goal):
+            return torch.cat([(obs[:, :1] == goal[:, :1]).float(), obs[:, 1:]], dim=1)
+
+        def score(self, embedding, actions):
+            close = -((actions - embedding[:, None, 1:]) ** 2).sum(-1)
+            return torch.where(embedding[:, :1] > 0, 20 + 20 * close, torch.full_like(close, -20.0))
+
+    is_last = np.tile(np.r_[np.zeros(19, bool), True], 4)
+    rows = diagnose(Oracle(), LearnerConfig(**SMALL), Transitions(obs, actions, episode, is_last),
+                    distances=(1, 4), samples=30)
+    assert [r.k for r in rows] == [1, 4]
+    assert all(r.q_data > 0.99 and r.q_swapped < 0.01 and r.outranks_negatives == 1.0 for r in rows)
+    assert "| 4 |" in format_rows(rows)
+
+
+def test_chained_rows_can_bootstrap_from_the_logged_next_action_alone():
+    objective, _ = _objective(chain_bootstrap="logged", cem_iterations=1, cem_samples=4, cem_elites=2)
+
+    class Peaks(torch.nn.Module):  # 5 everywhere, -5 at the logged action (all zeros)
+        def embed(self, obs, goal):
+            return torch.zeros(obs.shape[0], 1)
+
+        def score(self, embedding, actions):
+            return torch.where(actions.abs().sum(-1) == 0, -5.0, 5.0)
+
+    objective.q_target = Peaks()
+    obs = torch.zeros(2, 3, 16, 16, dtype=torch.uint8)
+    values = objective.max_next_q(obs, obs, torch.zeros(2, 6), logged_only=torch.tensor([True, False]))
+    assert values.tolist() == pytest.approx([torch.sigmoid(torch.tensor(-5.0)).item(),
+                                             torch.sigmoid(torch.tensor(5.0)).item()])

@@ -9,6 +9,7 @@ from actionable_models.errors import ConfigError
 FUSIONS = ("late", "early")
 PRECISIONS = ("auto", "fp32", "bf16")
 CHAIN_SCOPES = ("scene", "dataset")
+CHAIN_BOOTSTRAPS = ("max", "logged")
 METHODS = ("actionable_models", "gcbc")
 
 
@@ -64,6 +65,10 @@ class LearnerConfig:
     metadata's layout and seed), so that a path to the goal can exist; 'dataset', any other episode. A goal
     from another scene is unreachable by construction, and training on those held Q of unreachable goals
     near Q of reachable ones (docs/learning.md, Goal chaining)."""
+    chain_bootstrap: str = "max"
+    """Target of a chained row: 'max', gamma * max_a' Q_target(s', a', g) by CEM (the paper); 'logged',
+    gamma * Q_target(s', a_logged', g) of the action the data took next, which cannot inflate the value of
+    a goal no path reaches."""
     chain_fraction: float = 0.3
     """Share of the batch with goals from other episodes (bootstrapped, never a positive reward)."""
     binary_gripper_terminate: bool = True
@@ -98,6 +103,8 @@ class LearnerConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.chain_bootstrap not in CHAIN_BOOTSTRAPS:
+            raise ConfigError(f"chain_bootstrap must be one of {CHAIN_BOOTSTRAPS}, got {self.chain_bootstrap!r}")
         if self.chain_scope not in CHAIN_SCOPES:
             raise ConfigError(f"chain_scope must be one of {CHAIN_SCOPES}, got {self.chain_scope!r}")
         if self.precision not in PRECISIONS:

@@ -91,7 +91,7 @@ class ActionableModelsObjective:
     # ------------------------------------------------------------------------------------- targets
     @torch.no_grad()
     def max_next_q(self, next_obs: torch.Tensor, goal: torch.Tensor,
-                   next_action: torch.Tensor | None = None) -> torch.Tensor:
+                   next_action: torch.Tensor | None = None, logged_only: torch.Tensor | None = None) -> torch.Tensor:
         """max_a' Q_target(s', a', g) as a probability (B,), by CEM.
 
         The action logged at s' (when given) bounds the max from below: where the data covers only a
@@ -105,6 +105,8 @@ class ActionableModelsObjective:
         if next_action is not None:
             logged = self.q_target.score(embedding, next_action.float().unsqueeze(1)).squeeze(1)
             best_logit = torch.maximum(best_logit, logged)
+            if logged_only is not None:  # rows bootstrapped from the logged next action alone
+                best_logit = torch.where(logged_only, logged, best_logit)
         return torch.sigmoid(best_logit)
 
     @torch.no_grad()
@@ -113,8 +115,9 @@ class ActionableModelsObjective:
         reached = batch["reached"].bool()
         if self.config.method == "gcbc":
             return torch.ones_like(reached, dtype=torch.float32)
+        logged_only = batch["chained"].bool() if self.config.chain_bootstrap == "logged" else None
         bootstrap = self.config.gamma * self.max_next_q(batch["next_obs"], batch["goal"],
-                                                        batch.get("next_action"))  # (B,)
+                                                        batch.get("next_action"), logged_only)  # (B,)
         if self.config.mc_lower_bound and "steps_to_goal" in batch:
             # The data itself reached the (relabeled) goal k steps on: a discounted value of gamma^(k-1).
             k = batch["steps_to_goal"].to(bootstrap.device).float()

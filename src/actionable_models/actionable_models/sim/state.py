@@ -40,7 +40,8 @@ class SceneState:
     def to_json(self) -> str:
         """Compact JSON text (lists of floats) for a std_msgs/String."""
         return json.dumps({
-            "objects": {k: [round(float(v), 6) for v in pose] for k, pose in self.objects.items()},
+            # Full precision: a scripted controller over ROS must command what it would in the core.
+            "objects": {k: [float(v) for v in pose] for k, pose in self.objects.items()},
             "ee_pos": [float(v) for v in self.ee_pos], "ee_yaw": float(self.ee_yaw),
             "gripper": float(self.gripper), "container": [float(v) for v in self.container],
             "layout": self.layout, "seed": self.seed, "step": self.step,
