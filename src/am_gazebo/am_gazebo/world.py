@@ -4,7 +4,7 @@
 
 Writes ``am_cell_<layout>.sdf`` for every layout of :mod:`actionable_models.sim.layouts`: the table with
 its rim, the open container where the layout puts it, the layout's objects (same shapes, sizes, colours
-and masses) and the front camera at :class:`CellConfig`'s pose, field of view and image size,
+and masses) and the over-the-shoulder camera at :class:`CellConfig`'s pose, field of view and image size,
 publishing on the Gazebo topics that ``config/bridge.yaml`` maps to /camera/image_raw and
 /camera/camera_info. The MuJoCo cell places objects at random per seed; a world holds one fixed,
 reachable arrangement (:data:`OBJECT_POSES`). The arm is not in the world: the launch file spawns the

@@ -3,7 +3,7 @@
     ros2 run am_real_arm key_teleop          # in a terminal; keys below, Ctrl-C or x quits
 
 It starts from the measured /arm/ee_pose and sends /arm/gripper_cmd then /arm/cartesian_cmd at
-``rate_hz`` (10 Hz, the policy's rate), exactly what the policy would send, so the recorder stores the same
+``rate_hz`` (5 Hz, the policy's default rate), exactly what the policy would send, so the recorder stores the same
 topics and the dataset reconstructs actions the same way. Space starts and stops recorder episodes through
 its ``/recorder/start_episode`` and ``/recorder/stop_episode`` services (std_srvs/Trigger).
 
@@ -76,7 +76,7 @@ class KeyTeleopNode(Node):
 
     def __init__(self, node_name: str = "key_teleop", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        self.declare_parameter("rate_hz", 10.0)
+        self.declare_parameter("rate_hz", 5.0)
         self.declare_parameter("frame_id", "base_link")
         self.declare_parameter("step_m", 0.01)
         self.declare_parameter("yaw_step", 0.1)

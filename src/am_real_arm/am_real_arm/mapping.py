@@ -61,7 +61,7 @@ class AdapterConfig:
     max_yaw_rate: float = 0.5
     """Fastest the forwarded target turns about the vertical, rad/s."""
     command_timeout_s: float = 0.5
-    """A pose command older than this is not forwarded (the policy commands at 10 Hz)."""
+    """A pose command older than this is not forwarded (the policy commands at 5 Hz by default, every 0.2 s)."""
     pose_timeout_s: float = 0.5
     """A measured pose older than this counts as missing: nothing is forwarded."""
     tcp_offset_m: float = 0.0

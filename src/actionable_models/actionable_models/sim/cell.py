@@ -232,7 +232,7 @@ class Cell:
                           finger_contacts=self.finger_contacts())
 
     def render(self) -> np.ndarray:
-        """The front camera's RGB image, (height, width, 3) uint8.
+        """The shoulder camera's RGB image, (height, width, 3) uint8.
 
         Safe to call from any thread: a GL context is current in one thread only, so all GL work runs
         on the cell's own render thread (ROS executors call back from a pool of threads).
@@ -270,7 +270,7 @@ class Cell:
         return renderer
 
     def camera_intrinsics(self) -> tuple[float, float, float, float]:
-        """Pinhole fx, fy, cx, cy in pixels of the front camera."""
+        """Pinhole fx, fy, cx, cy in pixels of the shoulder camera."""
         h, w = self.config.image_height, self.config.image_width
         fy = 0.5 * h / np.tan(np.radians(self.config.camera_fovy_deg) / 2)
         return fy, fy, (w - 1) / 2.0, (h - 1) / 2.0

@@ -39,12 +39,11 @@ class CellConfig:
     """Fastest the reference yaw turns toward its target, rad/s."""
     layout: str = "default"
     """Scene layout name (see actionable_models.sim.layouts.LAYOUTS)."""
-    camera_pos: tuple[float, float, float] = (0.95, 0.0, 0.90)
-    """Camera position in metres, base frame: in front of the table, facing the arm, so that the objects,
-    the container and the gripper fill the image (an object is 4-6 px wide at 64 px)."""
+    camera_pos: tuple[float, float, float] = (-0.05, -0.60, 0.85)
+    """Over-the-shoulder camera position in metres, base frame."""
     camera_target: tuple[float, float, float] = (0.45, 0.0, 0.08)
     """Point the camera looks at."""
-    camera_fovy_deg: float = 34.0
+    camera_fovy_deg: float = 50.0
     """Vertical field of view of the camera, degrees."""
     msaa_samples: int = 0
     """Multisample anti-aliasing samples of the offscreen camera (0 is fastest; 4 smooths edges)."""

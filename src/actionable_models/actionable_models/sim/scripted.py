@@ -22,6 +22,7 @@ REACH_TOL = 0.012  # m: a waypoint counts as reached
 PASS_TOL = 0.03  # m: a waypoint the gripper only passes on its way (hover, carry) counts as reached
 CLOSE_STEPS = 2  # control steps the fingers get to close (the 2F-85 closes on an object in about 0.3 s)
 RELEASE_STEPS = 2  # control steps the fingers get to open before the gripper retreats
+FINGER_WAIT_STEPS = 10  # longest the script waits for the fingers to close on or open off an object
 GRASP_DEPTH = 0.006  # m below the object's centre the pinch point goes, floor-limited
 MIN_GRASP_Z = 0.012
 
@@ -111,13 +112,23 @@ class PickPlaceScript:
             return np.array([*goal_xy, z]), yaw
         return np.array([*goal_xy, CARRY_Z]), yaw  # retreat
 
+    def _fingers_done(self, phase: str, state: SceneState) -> bool:
+        """Whether the fingers have finished closing on (or opening off) the object, so that the timings
+        hold at control rates other than the default 5 Hz too (there the fingers take more steps)."""
+        contacts = state.finger_contacts.get(self.obj, 0)
+        if phase == "close":
+            return contacts >= 2 or state.gripper >= 0.95 or self._steps_in_phase >= FINGER_WAIT_STEPS
+        if phase == "release":
+            return contacts == 0 or self._steps_in_phase >= FINGER_WAIT_STEPS
+        return True
+
     def act(self, state: SceneState) -> Command | None:
         """The command for this control step, or None when the script has finished."""
         while self._index < len(self._phases):
             phase = self._phases[self._index]
             pos, yaw = self._target(phase.name, state)
             reached = np.linalg.norm(state.ee_pos - pos) <= phase.tol
-            held_enough = self._steps_in_phase >= phase.min_steps
+            held_enough = self._steps_in_phase >= phase.min_steps and self._fingers_done(phase.name, state)
             timed_out = self._steps_in_phase >= phase.max_steps
             if held_enough and (reached or not phase.needs_reach or timed_out) and self._steps_in_phase > 0:
                 self.phase_log.append((phase.name, self._steps_in_phase))
