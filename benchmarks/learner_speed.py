@@ -60,6 +60,52 @@ def training_rate(fusion: str, updates: int, batch: int, device: str, precision:
     return updates * batch / (time.perf_counter() - start)
 
 
+PHASES = ("am/sampling", "am/augmentation", "am/online_encoders", "am/target_encoders", "am/cem_targets",
+          "am/negatives", "am/online_head", "am/backward", "am/optimizer")
+
+
+def profile(fusion: str, batch: int, device: str, precision: str, updates: int = 5) -> None:
+    """Print the share of one update spent in each phase, and the FLOP/s achieved beside a large matmul's."""
+    from torch.profiler import ProfilerActivity, record_function
+    from torch.profiler import profile as torch_profile
+    from torch.utils.flop_counter import FlopCounterMode
+
+    config = LearnerConfig(fusion=fusion, batch_size=batch, precision=precision)
+    data = _transitions(config.image_size)
+    sampler = GoalSampler(data, config, np.random.default_rng(0))
+    objective = ActionableModelsObjective(make_q_network(config), config, device)
+
+    def step():
+        with record_function("am/sampling"):
+            arrays = to_tensors(sampler.sample(batch).arrays(data))
+        objective.update(arrays)
+
+    step()
+    with FlopCounterMode(display=False) as counter:
+        step()
+    flops = counter.get_total_flops()
+    start = time.perf_counter()
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(updates):
+            step()
+    seconds = (time.perf_counter() - start) / updates
+    spent = {e.key: e.cpu_time_total / updates / 1e6 for e in prof.key_averages() if e.key in PHASES}
+    print(f"  profile of one {fusion}-fusion update ({precision}, batch {batch}, {seconds * 1000:.0f} ms, "
+          f"measured under the profiler):")
+    for phase in PHASES:
+        share = spent.get(phase, 0.0) / seconds
+        print(f"    {phase[3:]:<16} {spent.get(phase, 0.0) * 1000:7.1f} ms  {share:5.1%}")
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a = torch.randn(2048, 2048, dtype=dtype, device=device)
+    a @ a
+    start = time.perf_counter()
+    for _ in range(5):
+        a @ a
+    peak = 5 * 2 * 2048 ** 3 / (time.perf_counter() - start)
+    print(f"    achieved {flops / seconds / 1e9:.1f} GFLOP/s ({flops / 1e9:.2f} GFLOP per update) against "
+          f"{peak / 1e9:.1f} GFLOP/s of a 2048x2048 {precision} matmul on {torch.get_num_threads()} thread(s)")
+
+
 def cem_decision_ms(device: str, repeats: int = 50) -> tuple[float, float]:
     """Median and 95th percentile of one policy decision: embed camera + goal once, CEM 3 x 64."""
     config = LearnerConfig()
@@ -101,6 +147,8 @@ def main() -> None:
         early = training_rate("early", max(2, args.updates // 5), args.batch, args.device, precision)
         print(f"  {precision}: late fusion {late:8.1f} samples/s, early fusion {early:8.1f} samples/s, "
               f"late / early {late / early:5.1f}x   (target >= 5x)")
+    for precision in ("fp32", "bf16"):
+        profile("late", args.batch, args.device, precision)
     print("state learner (41-number state vectors, batch 128, 4 negatives, CEM 3x64 targets):")
     for precision in ("fp32", "bf16"):
         rate = training_rate("late", args.updates * 3, 128, args.device, precision, state_dim=41) / 128

@@ -30,7 +30,7 @@ from collect import play_steps  # experiments/collect.py: the same commands as a
 from actionable_models.evaluation import result_row, summarize
 from actionable_models.learning.cem import cem_maximize
 from actionable_models.learning.config import LearnerConfig
-from actionable_models.learning.diagnostics import diagnose, format_rows
+from actionable_models.learning.diagnostics import diagnose, format_rows, plot_rows
 from actionable_models.learning.networks import VectorLateFusionQ
 from actionable_models.learning.objective import ActionableModelsObjective, to_tensors
 from actionable_models.learning.sampler import GoalSampler, Transitions
@@ -299,8 +299,10 @@ def main(argv: list[str] | None = None) -> int:
         q, learner, mean, std = load_run(args.run)
         with np.load(args.data) as held:
             data = Transitions((held["obs"] - mean) / std, held["actions"], held["episode"], held["is_last"])
-        table = format_rows(diagnose(q, learner, data))
+        rows = diagnose(q, learner, data)
+        table = format_rows(rows)
         (args.run / "diagnostics.md").write_text(table)
+        plot_rows(rows, args.run / "diagnostics.png", title=f"state rung {args.run.name} on {args.data.name}")
         print(table, end="")
     else:
         rows = evaluate(args.run, args.goals, args.max_steps, tasks=tuple(args.tasks.split(",")))

@@ -163,3 +163,21 @@ def test_hold_until_released_waits_for_the_other_reference_and_warns_when_it_sta
         warnings.simplefilter("always")
         _hold_until_released([tensor], timeout_s=0.05)
     assert any("still holds" in str(w.message) for w in caught)
+
+
+def test_am_diagnose_scores_a_checkpoint_on_held_out_bags(bags, tmp_path, capsys, monkeypatch):
+    """`am diagnose RUN --dataset BAGS`: the table on stdout and in diagnostics.md, and a PNG plot; a
+    missing checkpoint is exit 2 with a message naming it."""
+    from am_bringup.cli import main
+
+    result = _train(bags, tmp_path / "run", tmp_path / "cache", 5)
+    held_out = tmp_path / "held_out"
+    write_dataset(held_out, episodes=2, frames=10, height=32, width=32)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # the dataset cache of the held-out bags
+    assert main(["diagnose", str(result.run_dir), "--dataset", str(held_out), "--samples", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "| k | n | Q(data) |" in out and "| 1 | 8 |" in out and "| 8 | " in out
+    assert (result.run_dir / "diagnostics.md").read_text().count("\n|") >= 4
+    assert (result.run_dir / "diagnostics.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["diagnose", str(tmp_path / "nothing"), "--dataset", str(held_out)]) == 2
+    assert "checkpoint does not exist" in capsys.readouterr().err

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.profiler import record_function
 
 from actionable_models.learning.cem import cem_maximize
 from actionable_models.learning.config import LearnerConfig
@@ -98,10 +99,13 @@ class ActionableModelsObjective:
         thin slice of the action box, the negatives carve Q into narrow peaks that CEM samples can miss.
         """
         c = self.config
-        embedding = self.q_target.embed(next_obs, goal)
-        _, best_logit = cem_maximize(lambda acts: self.q_target.score(embedding, acts), next_obs.shape[0],
-                                     c.action_dim, c.cem_iterations, c.cem_samples, c.cem_elites,
-                                     generator=self.generator, device=self.device, binary_dims=c.binary_dims)
+        with record_function("am/target_encoders"):
+            embedding = self.q_target.embed(next_obs, goal)
+        with record_function("am/cem_targets"):
+            _, best_logit = cem_maximize(lambda acts: self.q_target.score(embedding, acts), next_obs.shape[0],
+                                         c.action_dim, c.cem_iterations, c.cem_samples, c.cem_elites,
+                                         generator=self.generator, device=self.device,
+                                         binary_dims=c.binary_dims)
         if next_action is not None:
             logged = self.q_target.score(embedding, next_action.float().unsqueeze(1)).squeeze(1)
             best_logit = torch.maximum(best_logit, logged)
@@ -167,9 +171,10 @@ class ActionableModelsObjective:
         """One gradient step on a batch (obs, action, next_obs, goal, reached, chained); flat metrics."""
         c = self.config
         batch = {k: v.to(self.device) for k, v in batch.items()}
-        obs = random_shift(batch["obs"], c.augment_pad, self.generator)
-        goal = random_shift(batch["goal"], c.augment_pad, self.generator)
-        next_obs = random_shift(batch["next_obs"], c.augment_pad, self.generator)
+        with record_function("am/augmentation"):
+            obs = random_shift(batch["obs"], c.augment_pad, self.generator)
+            goal = random_shift(batch["goal"], c.augment_pad, self.generator)
+            next_obs = random_shift(batch["next_obs"], c.augment_pad, self.generator)
         action = batch["action"].float()
         with autocast_context(c.precision, self.device):
             target = self.data_targets({**batch, "next_obs": next_obs, "goal": goal}).float()  # (B,)
@@ -195,9 +200,10 @@ class ActionableModelsObjective:
             raise FloatingPointError(f"non-finite loss {loss.item()} (metrics {metrics}); lower learning_rate "
                                      "or check the data for NaN")
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        with torch.no_grad():
+        with record_function("am/backward"):
+            loss.backward()
+        with record_function("am/optimizer"), torch.no_grad():
+            self.optimizer.step()
             for p, p_t in zip(self.q.parameters(), self.q_target.parameters()):
                 p_t.lerp_(p, c.target_tau)
         metrics["loss/total"] = loss.item()
@@ -217,10 +223,12 @@ class TrainingForward(nn.Module):
 
     def forward(self, obs: torch.Tensor, goal: torch.Tensor, action: torch.Tensor, candidates: torch.Tensor | None,
                 pick) -> tuple[torch.Tensor, torch.Tensor | None]:
-        embedding = self.q.embed(obs, goal)
+        with record_function("am/online_encoders"):
+            embedding = self.q.embed(obs, goal)
         if candidates is None:
             return self.q.score(embedding, action.unsqueeze(1)).squeeze(1), None
-        with torch.no_grad():
+        with record_function("am/negatives"), torch.no_grad():
             negatives = pick(candidates, self.q.score(embedding.detach(), candidates))  # (B, N, A)
-        logits = self.q.score(embedding, torch.cat([action.unsqueeze(1), negatives], dim=1))  # (B, 1 + N)
+        with record_function("am/online_head"):
+            logits = self.q.score(embedding, torch.cat([action.unsqueeze(1), negatives], dim=1))  # (B, 1 + N)
         return logits[:, 0], logits[:, 1:]
