@@ -71,6 +71,7 @@ class GoalEvaluatorNode(Node):
         self.param_client = AsyncParameterClient(self, p["sim_node"])
         self.create_timer(0.05, self._tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.state: SceneState | None = None
+        self.scored_state: SceneState | None = None  # the last state of the running rollout within max_steps
         self.last_state_time = time.monotonic()
         self.index = -1
         self.goal = None
@@ -88,6 +89,10 @@ class GoalEvaluatorNode(Node):
         if self.stage == "awaiting_reset" and self.state.resets > self._resets_before:
             self.stage = "running"
             self.frames = []
+        if self.stage == "running" and self.state.step <= self.params["max_steps"]:
+            # The lock-step sim may run a few steps past the horizon before the timer scores the rollout:
+            # it is scored on the last state within the horizon.
+            self.scored_state = self.state
 
     def _on_camera(self, msg: Image) -> None:
         if self.stage == "running" and self._recording:
@@ -141,7 +146,9 @@ class GoalEvaluatorNode(Node):
     def _score(self, stopped_early: bool) -> None:
         spec = self.goal.spec
         # the evaluator's own cell is back at the start scene: its state is the rollout's start
-        result = result_row(self.goal, self.cell.scene_state(), self.state, self.state.step, stopped_early)
+        final = self.scored_state if self.scored_state is not None else self.state
+        self.scored_state = None
+        result = result_row(self.goal, self.cell.scene_state(), final, final.step, stopped_early)
         success = result["success"]
         self.results.append(result)
         if self.frames:
@@ -149,7 +156,7 @@ class GoalEvaluatorNode(Node):
                 np.concatenate([frame, self.goal.image], axis=1) for frame in self.frames)
         what = spec.object or "gripper"
         print(f"[eval] {len(self.results)}/{len(self.plan)} {spec.task} seed {spec.seed} ({what}): "
-              f"{'success' if success else 'failure'} after {self.state.step} steps", flush=True)
+              f"{'success' if success else 'failure'} after {final.step} steps", flush=True)
         self._next_goal()
 
     def _finish(self) -> None:
