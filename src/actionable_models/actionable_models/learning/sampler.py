@@ -66,7 +66,7 @@ class SampledBatch:
         return {"obs": data.observations[self.index], "action": data.actions[self.index],
                 "next_obs": data.observations[self.index + 1], "next_action": data.actions[self.index + 1],
                 "goal": data.observations[self.goal_index],
-                "reached": self.reached, "chained": self.chained,
+                "reached": self.reached, "chained": self.chained, "next_is_last": data.is_last[self.index + 1],
                 "steps_to_goal": (self.goal_index - self.index).astype(np.int64)}
 
 
