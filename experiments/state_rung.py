@@ -211,6 +211,10 @@ def report(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# What a run's config meant by a field it does not name: the behaviour before the field existed.
+LEGACY_LEARNER = {"binary_gripper_terminate": False, "chain_bootstrap": "max"}
+
+
 def runs_table(runs: list[Path]) -> str:
     """Markdown: one row per evaluated run (its settings against the defaults, updates, success per task
     with 95 % Wilson intervals, and Q of held-out data and swapped goals at k = 8 when diagnosed)."""
@@ -219,10 +223,17 @@ def runs_table(runs: list[Path]) -> str:
     lines = []
     for run in runs:
         info = json.loads((run / "config.json").read_text())
+        info["learner"] = {**LEGACY_LEARNER, **info["learner"]}
         rows = json.loads((run / "eval.json").read_text())
         summary = summarize(rows)
         tasks = tasks or list(summary)
-        changed = {k: v for k, v in info["learner"].items() if v != defaults[k] and k not in ("batch_size",)}
+        learner = info["learner"]
+        ignored = {"batch_size"}  # and the settings of terms the run does not use
+        if not learner["use_chaining"] or learner["method"] == "gcbc":
+            ignored |= {"chain_bootstrap", "chain_scope", "chain_fraction"}
+        if learner["method"] == "gcbc":
+            ignored |= {"negative_temperature", "use_chaining"}
+        changed = {k: v for k, v in learner.items() if v != defaults[k] and k not in ignored}
         setting = ", ".join(f"{k}={v}" for k, v in changed.items()) or "defaults"
         cells = [f"{s['successes']}/{s['trials']} ({s['ci95'][0]:.2f}-{s['ci95'][1]:.2f})"
                  for s in (summary[t] for t in tasks)]
