@@ -7,6 +7,14 @@ from collections.abc import Callable
 import torch
 
 
+def snap_binary(actions: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """``actions`` (..., A) with the on/off components ``dims`` set to -1 or +1 by their sign, in place."""
+    if dims:
+        dims = list(dims)
+        actions[..., dims] = torch.where(actions[..., dims] > 0, 1.0, -1.0)
+    return actions
+
+
 def cem_maximize(score: Callable[[torch.Tensor], torch.Tensor], batch: int, action_dim: int, iterations: int,
                  samples: int, elites: int, generator: torch.Generator | None = None,
                  device: torch.device | str = "cpu", binary_dims: tuple[int, ...] = ()
@@ -26,10 +34,7 @@ def cem_maximize(score: Callable[[torch.Tensor], torch.Tensor], batch: int, acti
     rows = torch.arange(batch, device=device)
     for _ in range(iterations):
         noise = torch.randn(batch, samples, action_dim, generator=generator).to(device)  # CPU generator
-        actions = (mean.unsqueeze(1) + std.unsqueeze(1) * noise).clamp(-1.0, 1.0)  # (B, N, A)
-        if binary_dims:
-            dims = list(binary_dims)
-            actions[..., dims] = torch.where(actions[..., dims] > 0, 1.0, -1.0)
+        actions = snap_binary((mean.unsqueeze(1) + std.unsqueeze(1) * noise).clamp(-1.0, 1.0), binary_dims)
         values = score(actions)  # (B, N)
         top_values, top = values.topk(elites, dim=1)  # (B, E)
         elite_actions = actions[rows.unsqueeze(1), top]  # (B, E, A)

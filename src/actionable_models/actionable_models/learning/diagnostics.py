@@ -19,8 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from actionable_models.learning.cem import cem_maximize
+from actionable_models.actions import GRIPPER, TRANSLATION
+from actionable_models.learning.cem import cem_maximize, snap_binary
 from actionable_models.learning.config import LearnerConfig
+from actionable_models.learning.objective import to_tensor
 from actionable_models.learning.sampler import Transitions
 
 DEFAULT_DISTANCES = (1, 2, 4, 8, 16)
@@ -41,18 +43,6 @@ class DistanceRow:
     cem_gripper_agrees: float  # share where the CEM argmax's gripper sign equals the data's
 
 
-def _to_model(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    t = torch.as_tensor(np.ascontiguousarray(array), device=device)
-    return t.permute(0, 3, 1, 2) if t.dim() == 4 and t.shape[-1] == 3 else t
-
-
-def _snap(actions: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
-    """Actions with the on/off components ``dims`` at -1 or +1, as CEM and the negatives draw them."""
-    if dims:
-        actions[..., list(dims)] = torch.where(actions[..., list(dims)] > 0, 1.0, -1.0)
-    return actions
-
-
 @torch.no_grad()
 def diagnose(q: nn.Module, learner: LearnerConfig, data: Transitions, distances=DEFAULT_DISTANCES,
              samples: int = 256, negatives: int = 16, seed: int = 0,
@@ -71,8 +61,8 @@ def diagnose(q: nn.Module, learner: LearnerConfig, data: Transitions, distances=
             continue
         index = rng.choice(valid, size=min(samples, len(valid)), replace=False)
         n = len(index)
-        obs = _to_model(data.observations[index], device)
-        goal = _to_model(data.observations[index + k], device)
+        obs = to_tensor(data.observations[index], device)
+        goal = to_tensor(data.observations[index + k], device)
         action = torch.as_tensor(data.actions[index], device=device).float()
         # another episode's frame, uniformly (as goal chaining draws them)
         other = rng.integers(0, len(data.observations), size=n)
@@ -80,7 +70,7 @@ def diagnose(q: nn.Module, learner: LearnerConfig, data: Transitions, distances=
         while same.any():
             other[same] = rng.integers(0, len(data.observations), size=int(same.sum()))
             same = data.episode[other] == data.episode[index]
-        swapped = _to_model(data.observations[other], device)
+        swapped = to_tensor(data.observations[other], device)
 
         embedding = q.embed(obs, goal)
         logit_data = q.score(embedding, action.unsqueeze(1))  # (n, 1)
@@ -89,11 +79,11 @@ def diagnose(q: nn.Module, learner: LearnerConfig, data: Transitions, distances=
                                      learner.cem_iterations, learner.cem_samples, learner.cem_elites,
                                      generator=generator, device=device, binary_dims=learner.binary_dims)
         cem_samples = (torch.randn(n, learner.cem_samples, learner.action_dim, generator=generator) * 0.5).clamp(-1, 1)
-        uniform, cem_samples = (_snap(a, learner.binary_dims).to(device) for a in (uniform, cem_samples))
+        uniform, cem_samples = (snap_binary(a, learner.binary_dims).to(device) for a in (uniform, cem_samples))
         logit_neg = q.score(embedding, uniform)
         logit_cem = q.score(embedding, cem_samples)
         logit_swapped = q.score(q.embed(obs, swapped), action.unsqueeze(1))
-        data_t, cem_t = action[:, :3], cem_action[:, :3]
+        data_t, cem_t = action[:, TRANSLATION], cem_action[:, TRANSLATION]
         cos = (data_t * cem_t).sum(-1) / (data_t.norm(dim=-1) * cem_t.norm(dim=-1)).clamp_min(1e-6)
         rows.append(DistanceRow(
             k=k, samples=n, q_data=float(sig(logit_data).mean()), gamma_k=learner.gamma ** (k - 1),
@@ -101,7 +91,8 @@ def diagnose(q: nn.Module, learner: LearnerConfig, data: Transitions, distances=
             outranks_cem=float((logit_data > logit_cem).float().mean()),
             q_swapped=float(sig(logit_swapped).mean()),
             cem_direction_cos=float(cos.mean()),
-            cem_gripper_agrees=float((torch.sign(cem_action[:, 4]) == torch.sign(action[:, 4])).float().mean())))
+            cem_gripper_agrees=float((torch.sign(cem_action[:, GRIPPER]) == torch.sign(action[:, GRIPPER]))
+                                     .float().mean())))
     return rows
 
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.profiler import record_function
 
-from actionable_models.learning.cem import cem_maximize
+from actionable_models.learning.cem import cem_maximize, snap_binary
 from actionable_models.learning.config import LearnerConfig
 
 
@@ -42,15 +42,15 @@ def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> 
     return out.permute(0, 3, 1, 2).to(images.dtype)
 
 
+def to_tensor(array: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Numpy -> torch; images (B, H, W, 3) become channels-first (B, 3, H, W)."""
+    t = torch.as_tensor(np.ascontiguousarray(array), device=device)
+    return t.permute(0, 3, 1, 2) if t.dim() == 4 and t.shape[-1] == 3 else t
+
+
 def to_tensors(arrays: dict[str, np.ndarray], device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
-    """Numpy batch -> torch; images (B, H, W, 3) become channels-first (B, 3, H, W)."""
-    out = {}
-    for key, value in arrays.items():
-        t = torch.as_tensor(np.ascontiguousarray(value), device=device)
-        if t.dim() == 4 and t.shape[-1] == 3:
-            t = t.permute(0, 3, 1, 2)
-        out[key] = t
-    return out
+    """A numpy batch -> torch, each array by :func:`to_tensor`."""
+    return {key: to_tensor(value, device) for key, value in arrays.items()}
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -146,10 +146,7 @@ class ActionableModelsObjective:
         of them keep the data action's non-motion components (gripper, terminate)."""
         c = self.config
         candidates = torch.rand(data_action.shape[0], c.negative_candidates, c.action_dim, generator=self.generator)
-        candidates = (candidates * 2 - 1).to(self.device)
-        if c.binary_dims:
-            dims = list(c.binary_dims)
-            candidates[..., dims] = torch.where(candidates[..., dims] > 0, 1.0, -1.0)
+        candidates = snap_binary((candidates * 2 - 1).to(self.device), c.binary_dims)
         motion_only = int(round(c.negative_motion_fraction * c.negative_candidates))
         if motion_only and c.action_dim > c.motion_dims:
             candidates[:, :motion_only, c.motion_dims:] = data_action[:, None, c.motion_dims:].to(candidates.dtype)
