@@ -210,14 +210,19 @@ def test_chained_goals_come_from_other_episodes_of_the_same_scene():
     # episodes 0-1 share scene 7, episodes 2-4 scene 9; episode 4 alone would keep its relabeled goals
     scene = np.repeat([7, 7, 9, 9, 9], 5)
     scoped = Transitions(data.observations, data.actions, data.episode, data.is_last, scene)
-    batch = GoalSampler(scoped, LearnerConfig(**SMALL, chain_fraction=0.5), np.random.default_rng(0)).sample(400)
+    by_scene = LearnerConfig(**SMALL, chain_fraction=0.5, chain_scope="scene")
+    batch = GoalSampler(scoped, by_scene, np.random.default_rng(0)).sample(400)
     c = batch.chained
     assert c.sum() == 200 and np.all(scene[batch.goal_index[c]] == scene[batch.index[c]])
     assert np.all(data.episode[batch.goal_index[c]] != data.episode[batch.index[c]])
     alone = np.r_[[3] * 5, [4] * 5]
     single = Transitions(data.observations[15:], data.actions[15:], data.episode[15:], data.is_last[15:], alone)
-    assert not GoalSampler(single, LearnerConfig(**SMALL, chain_fraction=0.5),
-                           np.random.default_rng(0)).sample(50).chained.any()
+    assert not GoalSampler(single, by_scene, np.random.default_rng(0)).sample(50).chained.any()
+    # chain_scope 'dataset' (the default) draws from every other episode, whatever the scene ids say
+    anywhere = GoalSampler(scoped, LearnerConfig(**SMALL, chain_fraction=0.5), np.random.default_rng(0)).sample(400)
+    c = anywhere.chained
+    assert c.sum() == 200 and np.any(scene[anywhere.goal_index[c]] != scene[anywhere.index[c]])
+    assert np.all(data.episode[anywhere.goal_index[c]] != data.episode[anywhere.index[c]])
 
 
 def test_cem_and_negatives_hold_gripper_and_terminate_at_the_corners():

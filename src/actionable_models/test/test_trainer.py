@@ -130,8 +130,7 @@ def test_in_memory_transitions_train_like_bags_and_guard_resume(bags, tmp_path):
 
     from_bags = _train(bags, tmp_path / "bags_run", tmp_path / "cache", 5)
     dataset = load_dataset(bags, DatasetConfig(image_size=16, cache_dir=tmp_path / "cache"))
-    scene = dataset.scene_ids() if LEARNER.chain_scope == "scene" else None  # as train() builds it
-    data = Transitions(dataset.images, dataset.actions, dataset.episode, dataset.is_last, scene)
+    data = Transitions(dataset.images, dataset.actions, dataset.episode, dataset.is_last, dataset.scene_ids())
     identity = {"key": dataset.key, "episodes": dataset.num_episodes, "steps": len(dataset)}
     schedule = TrainConfig(steps=5, checkpoint_every=5, log_every=5)
     result = train_transitions(data, identity, tmp_path / "mem_run", LEARNER, schedule)

@@ -39,14 +39,7 @@ class Transitions:
         self.episode_end = np.repeat(ends, lengths)
         self.starts = np.r_[0, ends[:-1] + 1]
         self.episode_start = np.repeat(self.starts, lengths)
-        scene = np.zeros(n, dtype=np.int64) if self.scene is None else np.asarray(self.scene)
-        # Frames of each scene in order, and where each step's scene and episode sit among them.
-        self.scene_frames = {int(s): np.flatnonzero(scene == s) for s in np.unique(scene)}
-        position = np.empty(n, dtype=np.int64)
-        for frames in self.scene_frames.values():
-            position[frames] = np.arange(len(frames))
-        self.scene_id = scene
-        self.scene_position_of_episode_start = position[self.episode_start]
+
     @property
     def num_episodes(self) -> int:
         return len(self.starts)
@@ -83,6 +76,19 @@ class GoalSampler:
         self.valid = np.flatnonzero(own)
         if len(self.valid) == 0:
             raise ValueError(f"no transitions in episodes {episodes}")
+        # Chained goals come from the frames of the step's scene (the whole data under chain_scope 'dataset'
+        # or without scene ids): the frames grouped by scene, in step order, and where each step's scene
+        # block starts, how long it is, and where each episode starts within its block.
+        n = len(data.observations)
+        by_scene = config.chain_scope == "scene" and data.scene is not None
+        scene = np.asarray(data.scene) if by_scene else np.zeros(n, dtype=np.int64)
+        self._scene_order = np.argsort(scene, kind="stable")
+        grouped = scene[self._scene_order]
+        self._scene_first = np.searchsorted(grouped, scene, side="left")
+        self._scene_size = np.searchsorted(grouped, scene, side="right") - self._scene_first
+        position = np.empty(n, dtype=np.int64)
+        position[self._scene_order] = np.arange(n) - self._scene_first[self._scene_order]
+        self._episode_position = position[data.episode_start]
 
     def sample(self, batch_size: int) -> SampledBatch:
         """One batch; the first ``chain_fraction`` of it chained when chaining is on and possible."""
@@ -96,17 +102,14 @@ class GoalSampler:
             rows = np.arange(int(round(self.config.chain_fraction * batch_size)))
             own_start, own_end = d.episode_start[index[rows]], d.episode_end[index[rows]]
             span = own_end - own_start + 1
-            draw = rng.random(len(rows))
             # A uniform frame of every other episode of the same scene: draw over the scene's frames less
             # this episode's, then step over this episode (its frames are contiguous among the scene's).
-            for i, row in enumerate(rows):
-                frames = d.scene_frames[int(d.scene_id[index[row]])]
-                rest = len(frames) - span[i]
-                if rest <= 0:
-                    continue  # the only episode of its scene: it keeps its relabeled goal
-                other = int(draw[i] * rest)
-                first = d.scene_position_of_episode_start[index[row]]
-                goal_index[row] = frames[other if other < first else other + span[i]]
-                chained[row] = True
+            step = index[rows]
+            rest = self._scene_size[step] - span
+            other = (rng.random(len(rows)) * np.maximum(rest, 0)).astype(np.int64)
+            position = np.where(other < self._episode_position[step], other, other + span)
+            ok = rest > 0  # the only episode of its scene keeps its relabeled goal
+            goal_index[rows[ok]] = self._scene_order[self._scene_first[step[ok]] + position[ok]]
+            chained[rows[ok]] = True
         reached = (goal_index == index + 1) & ~chained
         return SampledBatch(index, goal_index, reached, chained)

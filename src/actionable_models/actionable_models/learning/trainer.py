@@ -151,8 +151,7 @@ def _train(folder, run_dir, learner, schedule, dataset_config, progress, on_chec
     if dataset.num_episodes < world:
         raise DatasetError(folder, f"{dataset.num_episodes} episodes cannot be shared by {world} ranks")
     identity = {"key": dataset.key, "folder": str(folder), "episodes": dataset.num_episodes, "steps": len(dataset)}
-    scene = dataset.scene_ids() if learner.chain_scope == "scene" else None
-    data = Transitions(dataset.images, dataset.actions, dataset.episode, dataset.is_last, scene)
+    data = Transitions(dataset.images, dataset.actions, dataset.episode, dataset.is_last, dataset.scene_ids())
     return _train_loop(data, identity, run_dir, learner, schedule, progress, on_checkpoint, should_stop, rank, world,
                        device)
 
