@@ -103,12 +103,7 @@ class GoalReachingPolicy:
 
     def load(self, checkpoint: Path | str) -> None:
         """(Re)load the network from a checkpoint file or a run directory (its latest checkpoint)."""
-        path = Path(checkpoint)
-        if path.is_dir():
-            latest = ckpt.latest_checkpoint(path)
-            if latest is None:
-                raise ckpt.CheckpointError(f"{path}: run directory holds no checkpoint (no {ckpt.LATEST})")
-            path = latest
+        path = ckpt.resolve_checkpoint(checkpoint)
         info = ckpt.read_info(path)
         if info.config.action_dim != 6:
             raise ckpt.CheckpointError(f"{path}: action_dim {info.config.action_dim}; the arm's action space has 6")

@@ -354,9 +354,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     from actionable_models.learning.networks import make_q_network
     from actionable_models.learning.sampler import Transitions
 
-    path = Path(args.run)
-    if path.is_dir():
-        path = ckpt.latest_checkpoint(path) or path / ckpt.LATEST
+    path = ckpt.resolve_checkpoint(args.run)
     info = ckpt.read_info(path)  # CheckpointError names a missing or bad file
     q = make_q_network(info.config)
     ckpt.load_weights(path, q)

@@ -102,6 +102,18 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return Path(run_dir) / json.loads(pointer.read_text())["checkpoint"]
 
 
+def resolve_checkpoint(path: Path | str) -> Path:
+    """A checkpoint file as given, or a run directory's latest checkpoint; CheckpointError for a run
+    directory that holds none."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    latest = latest_checkpoint(path)
+    if latest is None:
+        raise CheckpointError(f"{path}: run directory holds no checkpoint (no {LATEST})")
+    return latest
+
+
 def config_differences(a: LearnerConfig, b: LearnerConfig) -> list[str]:
     """Fields whose values differ, as 'name: a != b'."""
     da, db = dataclasses.asdict(a), dataclasses.asdict(b)
