@@ -123,8 +123,8 @@ class ActionableModelsObjective:
         if self.config.chain_bootstrap == "logged":
             # At an episode's last frame nothing was logged next (only a hold): there the max over actions
             # lets value cross into another episode, which is what chaining is for.
-            at_end = batch["next_is_last"].bool() if "next_is_last" in batch else torch.zeros_like(batch["chained"])
-            logged_only = batch["chained"].bool() & ~at_end.bool()
+            at_end = batch.get("next_is_last", torch.zeros_like(batch["chained"])).bool()
+            logged_only = batch["chained"].bool() & ~at_end
         bootstrap = self.config.gamma * self.max_next_q(batch["next_obs"], batch["goal"],
                                                         batch.get("next_action"), logged_only)  # (B,)
         if self.config.mc_lower_bound and "steps_to_goal" in batch:
