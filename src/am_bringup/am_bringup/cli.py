@@ -263,30 +263,30 @@ def _cmd_goal(args: argparse.Namespace) -> int:
 
 
 def plot_training_curve(metrics_jsonl: Path, out_png: Path) -> Path:
-    """A PNG of the training losses and mean Q over steps (drawn with OpenCV; no plotting library)."""
-    import cv2
-    import numpy as np
+    """A 640x360 PNG of the training run: losses and mean Q against the gradient step, on two panels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
     rows = [json.loads(line) for line in metrics_jsonl.read_text().splitlines() if line.strip()]
-    width, height, pad = 640, 360, 40
-    canvas = np.full((height, width, 3), 255, np.uint8)
-    if len(rows) >= 2:
-        steps = np.array([r["step"] for r in rows], float)
-        series = {"loss/data": (200, 60, 20), "loss/negative": (20, 120, 220), "q/mean_data": (40, 160, 40)}
-        top = max(max(r.get(k, 0.0) for r in rows) for k in series) or 1.0
-        for key, colour in series.items():
-            values = np.array([r.get(key, np.nan) for r in rows], float)
-            ok = np.isfinite(values)
-            xs = pad + (steps[ok] - steps[0]) / max(steps[-1] - steps[0], 1) * (width - 2 * pad)
-            ys = height - pad - values[ok] / top * (height - 2 * pad)
-            cv2.polylines(canvas, [np.stack([xs, ys], 1).astype(np.int32)], False, colour, 2, cv2.LINE_AA)
-            cv2.putText(canvas, key, (width - 190, 30 + 22 * list(series).index(key)), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.5, colour, 1, cv2.LINE_AA)
-        cv2.putText(canvas, f"steps {int(steps[0])}..{int(steps[-1])}, max {top:.2f}", (pad, 25),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.rectangle(canvas, (pad, pad), (width - pad, height - pad), (0, 0, 0), 1)
+    steps = [r["step"] for r in rows]
+    fig, (losses, q) = plt.subplots(1, 2, figsize=(6.4, 3.6), dpi=100, constrained_layout=True)
+    for axis, keys, label in ((losses, ("loss/data", "loss/negative"), "cross-entropy"),
+                              (q, ("q/mean_data", "q/mean_chained", "q/mean_negative"), "mean Q (probability)")):
+        for key in keys:
+            points = [(s, r[key]) for s, r in zip(steps, rows) if key in r]
+            if points:
+                axis.plot(*zip(*points), label=key.split("/")[1])
+        axis.set(xlabel="gradient step", ylabel=label)
+        if axis.lines:
+            axis.legend(fontsize=7)
+    q.set_ylim(0, 1)
+    losses.set_title("losses", fontsize=9)
+    q.set_title("Q of data, chained goals, negatives", fontsize=9)
     out_png.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(out_png), canvas[:, :, ::-1])
+    fig.savefig(out_png)
+    plt.close(fig)
     return out_png
 
 
