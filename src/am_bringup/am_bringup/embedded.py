@@ -64,6 +64,14 @@ def node_class(name: str) -> type[Node]:
     return getattr(importlib.import_module(module), cls)
 
 
+def _parameter(node: str, name: str, value: Any) -> Parameter:
+    try:
+        return Parameter(name, value=value)
+    except (TypeError, ValueError, AttributeError):  # e.g. a YAML mapping or a mixed list
+        raise ConfigFileError(f"--set {node}.{name}: {value!r} is not a ROS 2 parameter value (a number, "
+                              "string, boolean or a list of one of them)") from None
+
+
 def start_nodes(config: Path, context: Context, overrides: dict[str, dict[str, Any]] | None = None) -> list[Node]:
     """Instantiate every node that ``config`` names, in ``context`` (initialised with its params file)."""
     overrides = overrides or {}
@@ -74,11 +82,11 @@ def start_nodes(config: Path, context: Context, overrides: dict[str, dict[str, A
     nodes: list[Node] = []
     try:
         for name in names:
-            params = [Parameter(k, value=v) for k, v in overrides.get(name, {}).items()]
+            params = [_parameter(name, k, v) for k, v in overrides.get(name, {}).items()]
             cls = node_class(name)
             try:
                 nodes.append(cls(node_name=name, context=context, parameter_overrides=params))
-            except (ValueError, KeyError, ActionableModelsError) as exc:  # bad parameters, names, checkpoints
+            except (ValueError, KeyError, TypeError, ActionableModelsError) as exc:  # bad parameters, names, files
                 raise ConfigFileError(f"node {name} ({config}): {exc}") from exc
     except Exception:
         for node in nodes:
@@ -90,11 +98,15 @@ def start_nodes(config: Path, context: Context, overrides: dict[str, dict[str, A
 def run(config: Path, overrides: dict[str, dict[str, Any]] | None = None, timeout: float | None = None) -> RunResult:
     """Start the configuration, spin until its finishing nodes are done, Ctrl-C or ``timeout`` seconds."""
     start = time.monotonic()
+    read_node_params(config)  # a file that is not ROS 2 parameter YAML: named here, not by rcl's parser
     context = Context()
     # Our own SIGINT/SIGTERM handling: the loop below notices within 0.1 s and tears the nodes down in
     # order (a recorder closes its bag), instead of rclpy shutting the context under their feet.
-    rclpy.init(args=["--ros-args", "--params-file", str(config)], context=context,
-               signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        rclpy.init(args=["--ros-args", "--params-file", str(config)], context=context,
+                   signal_handler_options=SignalHandlerOptions.NO)
+    except RuntimeError as exc:  # rclpy's RCLError: rcl could not parse the parameter file
+        raise ConfigFileError(f"{config}: rcl could not read it as a parameter file: {exc}") from None
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -23,8 +23,6 @@ import json
 import time
 from pathlib import Path
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from std_msgs.msg import String
@@ -32,6 +30,7 @@ from std_srvs.srv import Trigger
 
 from actionable_models.data import keys
 from am_common.messages import LATCHED
+from am_common.params import check_choice, declare_parameters, refuse_unknown_parameters, run_node
 from actionable_models.data.episode_writer import (EpisodeWriter, RecordingError, incomplete_episodes,
                                                    next_episode_index)
 
@@ -54,18 +53,14 @@ class RecorderNode(Node):
 
     def __init__(self, node_name: str = "recorder", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        self.declare_parameter("output_dir", "data/episodes")
-        self.declare_parameter("task", "manual")
-        self.declare_parameter("collector", "human")
-        # best_effort matches every camera (sensor-data QoS drivers too); reliable makes DDS resend lost
-        # frames but only matches a camera that publishes reliably.
-        self.declare_parameter("camera_reliability", "best_effort")
-        camera_reliability = self.get_parameter("camera_reliability").value
-        if camera_reliability not in ("best_effort", "reliable"):
-            raise ValueError(f"parameter camera_reliability must be 'best_effort' or 'reliable', "
-                             f"got {camera_reliability!r}")
+        # camera_reliability: best_effort matches every camera (sensor-data QoS drivers too); reliable makes
+        # DDS resend lost frames but only matches a camera that publishes reliably.
+        p = declare_parameters(self, {"output_dir": "data/episodes", "task": "manual", "collector": "human",
+                                      "camera_reliability": "best_effort"})
+        refuse_unknown_parameters(self)
+        camera_reliability = check_choice("camera_reliability", p["camera_reliability"], ("best_effort", "reliable"))
         camera_qos = SENSOR_DEEP if camera_reliability == "best_effort" else RELIABLE_DEEP
-        self.output_dir = Path(self.get_parameter("output_dir").value)
+        self.output_dir = Path(p["output_dir"])
         self.episode: EpisodeWriter | None = None
         self.closed: list[Path] = []
         self.dropped_idle = 0  # messages that arrived while no episode was open
@@ -181,16 +176,6 @@ class RecorderNode(Node):
         super().destroy_node()
 
 
-def main(args: list[str] | None = None) -> None:
+def main(args: list[str] | None = None) -> int:
     """Entry point of ``ros2 run am_dataset_recorder recorder_node``."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = RecorderNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    return run_node("recorder", RecorderNode, args)

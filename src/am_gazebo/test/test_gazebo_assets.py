@@ -84,7 +84,7 @@ def test_camera_sits_where_cell_config_puts_it():
     assert sensor.find("camera/image/format").text == "R8G8B8"  # bridged as rgb8, like the sim cell
     assert float(sensor.find("update_rate").text) == config.control_rate_hz
     sim_node = (REPO / "src" / "am_sim" / "am_sim" / "sim_node.py").read_text()
-    frame = re.search(r'declare_parameter\("camera_frame_id", "([^"]+)"\)', sim_node).group(1)
+    frame = re.search(r'"camera_frame_id": "([^"]+)"', sim_node).group(1)
     assert sensor.find("gz_frame_id").text == frame
 
 

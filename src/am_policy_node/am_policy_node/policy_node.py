@@ -17,10 +17,8 @@ import json
 import time
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
@@ -32,7 +30,8 @@ from actionable_models.geometry import yaw_from_quat
 from actionable_models.imaging import image_to_rgb, rgb_to_image_fields
 from actionable_models.policy import GoalReachingPolicy, PolicyConfig, SafetyMonitor
 from am_common.messages import LATCHED, pose_command
-from am_common.params import declare_config, read_config
+from am_common.params import (ParameterError, check_choice, declare_config, declare_parameters, read_config,
+                              refuse_unknown_parameters, run_node)
 
 TRIGGERS = ("timer", "observation")
 
@@ -42,22 +41,20 @@ class PolicyNode(Node):
 
     def __init__(self, node_name: str = "policy", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        self.declare_parameter("checkpoint", "")
-        self.declare_parameter("control_rate_hz", 5.0)
-        self.declare_parameter("trigger", "timer")
-        self.declare_parameter("frame_id", "base_link")
-        self.declare_parameter("goal_image_file", "")
+        p = declare_parameters(self, {"checkpoint": "", "control_rate_hz": 5.0, "trigger": "timer",
+                                      "frame_id": "base_link", "goal_image_file": ""})
         declare_config(self, PolicyConfig)
+        refuse_unknown_parameters(self)
         self.config = read_config(self, PolicyConfig)
-        checkpoint = self.get_parameter("checkpoint").value
-        self.trigger = self.get_parameter("trigger").value
-        if self.trigger not in TRIGGERS:
-            raise ValueError(f"parameter trigger must be one of {TRIGGERS}, got {self.trigger!r}")
+        checkpoint = p["checkpoint"]
+        self.trigger = check_choice("trigger", p["trigger"], TRIGGERS)
+        if not p["control_rate_hz"] > 0:
+            raise ParameterError(f"parameter control_rate_hz must be positive, got {p['control_rate_hz']!r}")
         if not checkpoint:
-            raise ValueError("parameter checkpoint is empty: give a checkpoint file or a run directory "
-                             "(am train --out DIR)")
+            raise ParameterError("parameter checkpoint is empty: give a checkpoint file or a run directory "
+                                 "(am train --out DIR)")
         self.policy = GoalReachingPolicy(checkpoint, self.config)  # CheckpointError names a bad file
-        self.frame_id = self.get_parameter("frame_id").value
+        self.frame_id = p["frame_id"]
         self.safety = SafetyMonitor(self.config.stale_after_s)
         self.camera: tuple[np.ndarray, object, float] | None = None  # rgb, header stamp, receive time
         self.pose: tuple[np.ndarray, float, float] | None = None  # position, yaw, receive time
@@ -75,11 +72,11 @@ class PolicyNode(Node):
         self.create_subscription(PoseStamped, keys.EE_POSE, self._on_pose, 10)
         self.create_subscription(Image, "/am/goal_image", self._on_goal, LATCHED)
         self.create_subscription(String, "/am/checkpoint", self._on_checkpoint, LATCHED)
-        goal_file = self.get_parameter("goal_image_file").value
+        goal_file = p["goal_image_file"]
         if goal_file:
             self._use_goal_file(goal_file)
         if self.trigger == "timer":
-            period = 1.0 / float(self.get_parameter("control_rate_hz").value)
+            period = 1.0 / p["control_rate_hz"]
             self.create_timer(period, self._step, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.get_logger().info(f"policy ready: {self.policy.info.path} (step {self.policy.info.step}, "
                                f"{self.policy.image_size} px), trigger {self.trigger}")
@@ -151,7 +148,9 @@ class PolicyNode(Node):
 
     # --------------------------------------------------------------------------------------- deciding
     def _status(self, state: str, **fields) -> None:
-        self.status_pub.publish(String(data=json.dumps({"state": state, "decisions": self.decisions, **fields})))
+        self.status_pub.publish(String(data=json.dumps({"state": state, "decisions": self.decisions,
+                                                        "checkpoint": str(self.policy.info.path),
+                                                        "step": self.policy.info.step, **fields})))
 
     def _step(self) -> None:
         now = time.monotonic()
@@ -185,12 +184,6 @@ class PolicyNode(Node):
                      gripper=round(decision.gripper, 3))
 
 
-def main(args: list[str] | None = None) -> None:
+def main(args: list[str] | None = None) -> int:
     """Entry point of ``ros2 run am_policy_node policy_node``."""
-    rclpy.init(args=args)
-    try:
-        rclpy.spin(PolicyNode())
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        rclpy.try_shutdown()
+    return run_node("policy", PolicyNode, args)

@@ -23,10 +23,8 @@ import json
 import time
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.time import Time
 from std_msgs.msg import Bool, Float64, String
@@ -34,7 +32,8 @@ from std_srvs.srv import SetBool, Trigger
 
 from actionable_models.data import keys
 from am_common.messages import LATCHED, pose_stamped
-from am_common.params import declare_config, read_config
+from am_common.params import (ParameterError, check_choice, declare_config, declare_parameters, read_config,
+                              refuse_unknown_parameters, run_node)
 from am_real_arm.mapping import AdapterConfig, AdapterError, CommandMapper, GripperGoal, ee_from_pinch
 
 EE_POSE_SOURCES = ("tf", "topic")
@@ -70,17 +69,13 @@ class RealArmAdapterNode(Node):
     def __init__(self, node_name: str = "real_arm_adapter", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         declare_config(self, AdapterConfig)
-        for name, default in NODE_PARAMETERS.items():
-            self.declare_parameter(name, default)
+        p = declare_parameters(self, NODE_PARAMETERS)
+        refuse_unknown_parameters(self)
         self.config = read_config(self, AdapterConfig)
-        p = {name: str(self.get_parameter(name).value) for name in NODE_PARAMETERS}
-        if p["ee_pose_source"] not in EE_POSE_SOURCES:
-            raise ValueError(f"parameter ee_pose_source must be one of {EE_POSE_SOURCES}, got {p['ee_pose_source']!r}")
-        if p["gripper_interface"] not in GRIPPER_INTERFACES:
-            raise ValueError(f"parameter gripper_interface must be one of {GRIPPER_INTERFACES}, "
-                             f"got {p['gripper_interface']!r}")
+        check_choice("ee_pose_source", p["ee_pose_source"], EE_POSE_SOURCES)
+        check_choice("gripper_interface", p["gripper_interface"], GRIPPER_INTERFACES)
         if p["ee_pose_source"] == "topic" and not p["measured_pose_topic"]:
-            raise ValueError("parameter measured_pose_topic is empty: with ee_pose_source: topic, name the robot's "
+            raise ParameterError("parameter measured_pose_topic is empty: with ee_pose_source: topic, name the robot's "
                              "PoseStamped topic of its end effector (or use ee_pose_source: tf)")
         self.params = p
         self.mapper = CommandMapper(self.config)
@@ -283,12 +278,6 @@ class RealArmAdapterNode(Node):
         self._status(tick.state, tick.reason, target)
 
 
-def main(args: list[str] | None = None) -> None:
+def main(args: list[str] | None = None) -> int:
     """Entry point of ``ros2 run am_real_arm adapter_node``."""
-    rclpy.init(args=args)
-    try:
-        rclpy.spin(RealArmAdapterNode())
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        rclpy.try_shutdown()
+    return run_node("real_arm_adapter", RealArmAdapterNode, args)

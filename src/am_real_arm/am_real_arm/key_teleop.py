@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
@@ -28,6 +27,7 @@ from std_srvs.srv import Trigger
 from actionable_models.data import keys
 from actionable_models.geometry import yaw_from_quat
 from am_common.messages import pose_command
+from am_common.params import ParameterError, declare_parameters, refuse_unknown_parameters, run_node
 
 HELP = ("w/s: +x/-x  a/d: +y/-y  r/f: up/down  q/e: yaw left/right  g: open/close gripper  "
         "space: start/stop episode  x: quit")
@@ -76,20 +76,20 @@ class KeyTeleopNode(Node):
 
     def __init__(self, node_name: str = "key_teleop", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        self.declare_parameter("rate_hz", 5.0)
-        self.declare_parameter("frame_id", "base_link")
-        self.declare_parameter("step_m", 0.01)
-        self.declare_parameter("yaw_step", 0.1)
-        self.frame_id = self.get_parameter("frame_id").value
-        self.state = TeleopState(step_m=float(self.get_parameter("step_m").value),
-                                 yaw_step=float(self.get_parameter("yaw_step").value))
+        p = declare_parameters(self, {"rate_hz": 5.0, "frame_id": "base_link", "step_m": 0.01, "yaw_step": 0.1})
+        refuse_unknown_parameters(self)
+        for name in ("rate_hz", "step_m", "yaw_step"):
+            if not p[name] > 0:
+                raise ParameterError(f"parameter {name} must be positive, got {p[name]!r}")
+        self.frame_id = p["frame_id"]
+        self.state = TeleopState(step_m=p["step_m"], yaw_step=p["yaw_step"])
         self.recording = False
         self.pose_pub = self.create_publisher(PoseStamped, keys.POSE_CMD, 10)
         self.gripper_pub = self.create_publisher(Float64, keys.GRIPPER_CMD, 10)
         self.create_subscription(PoseStamped, keys.EE_POSE, self._on_pose, 10)
         self.start_client = self.create_client(Trigger, "/recorder/start_episode")
         self.stop_client = self.create_client(Trigger, "/recorder/stop_episode")
-        self.create_timer(1.0 / float(self.get_parameter("rate_hz").value), self._publish)
+        self.create_timer(1.0 / p["rate_hz"], self._publish)
 
     def _on_pose(self, msg: PoseStamped) -> None:
         if self.state.pos is None and msg.header.frame_id == self.frame_id:
@@ -121,16 +121,14 @@ def _read_key(timeout: float) -> str | None:
     return sys.stdin.read(1) if ready else None
 
 
-def main(args: list[str] | None = None) -> None:
-    """Entry point of ``ros2 run am_real_arm key_teleop``: raw terminal keys, one executor spin per key poll."""
+def _spin_with_keys(node: KeyTeleopNode) -> None:
+    """Raw terminal keys, one executor spin per key poll, until 'x'; the terminal is restored after."""
     import termios
     import tty
 
-    rclpy.init(args=args)
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     try:
-        node = KeyTeleopNode()
         print(HELP, file=sys.stderr)
         tty.setcbreak(fd)
         while rclpy.ok():
@@ -140,8 +138,10 @@ def main(args: list[str] | None = None) -> None:
                 break
             if key is not None and (said := node.press(key.lower())):
                 print(said, file=sys.stderr)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-        rclpy.try_shutdown()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of ``ros2 run am_real_arm key_teleop``."""
+    return run_node("key_teleop", KeyTeleopNode, args, _spin_with_keys)

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
@@ -28,7 +27,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from actionable_models.errors import GoalGenerationError
-from actionable_models.evaluation import format_table, result_row, summarize
+from actionable_models.evaluation import format_table, labelled_frame, result_row, summarize, write_gif
 from actionable_models.imaging import image_to_rgb, rgb_to_image_fields
 from actionable_models.sim.cell import Cell
 from actionable_models.sim.config import CellConfig
@@ -36,6 +35,7 @@ from actionable_models.sim.goals import generate_goal
 from actionable_models.sim.state import SceneState
 from actionable_models.sim.tasks import PAPER_TASKS, check_task
 from am_common.messages import LATCHED
+from am_common.params import ParameterError, declare_parameters, refuse_unknown_parameters, run_node
 
 
 class GoalEvaluatorNode(Node):
@@ -43,20 +43,17 @@ class GoalEvaluatorNode(Node):
 
     def __init__(self, node_name: str = "goal_evaluator", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        self.declare_parameter("tasks", list(PAPER_TASKS))
-        self.declare_parameter("goals_per_task", 3)
-        self.declare_parameter("base_seed", 100000)
-        self.declare_parameter("layout", "default")
-        self.declare_parameter("max_steps", 50)
-        self.declare_parameter("idle_timeout_s", 3.0)
-        self.declare_parameter("image_width", 128)
-        self.declare_parameter("image_height", 128)
-        self.declare_parameter("output_dir", "out/eval")
-        self.declare_parameter("gif_rollouts_per_task", 1)
-        self.declare_parameter("sim_node", "sim_cell")
-        p = {name: self.get_parameter(name).value for name in (
-            "tasks", "goals_per_task", "base_seed", "layout", "max_steps", "idle_timeout_s", "image_width",
-            "image_height", "output_dir", "gif_rollouts_per_task", "sim_node")}
+        p = declare_parameters(self, {
+            "tasks": list(PAPER_TASKS), "goals_per_task": 3, "base_seed": 100000, "layout": "default", "max_steps": 50,
+            "idle_timeout_s": 3.0, "image_width": 128, "image_height": 128, "output_dir": "out/eval",
+            "gif_rollouts_per_task": 1, "sim_node": "sim_cell"})
+        refuse_unknown_parameters(self)
+        for name in ("goals_per_task", "max_steps", "image_width", "image_height"):
+            if p[name] < 1:
+                raise ParameterError(f"parameter {name} must be at least 1, got {p[name]!r}")
+        if p["gif_rollouts_per_task"] < 0 or not p["idle_timeout_s"] > 0:
+            raise ParameterError("parameters gif_rollouts_per_task must be >= 0 and idle_timeout_s > 0, got "
+                                 f"{p['gif_rollouts_per_task']!r} and {p['idle_timeout_s']!r}")
         for task in p["tasks"]:
             check_task(task)
         self.params = p
@@ -67,6 +64,8 @@ class GoalEvaluatorNode(Node):
         self.goal_pub = self.create_publisher(Image, "/am/goal_image", LATCHED)
         self.create_subscription(String, "/sim/privileged_state", self._on_state, LATCHED)
         self.create_subscription(Image, "/camera/image_raw", self._on_camera, qos_profile_sensor_data)
+        self.policy_info: dict | None = None  # the policy's checkpoint and step, from its status
+        self.create_subscription(String, "/am/policy_status", self._on_policy_status, 10)
         self.reset_client = self.create_client(Trigger, "/sim/reset")
         self.param_client = AsyncParameterClient(self, p["sim_node"])
         self.create_timer(0.05, self._tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
@@ -80,6 +79,14 @@ class GoalEvaluatorNode(Node):
         self.gif_frames: dict[str, list[np.ndarray]] = {}
         self._resets_before = 0
         self._started = time.monotonic()
+
+    def _on_policy_status(self, msg: String) -> None:
+        try:
+            status = json.loads(msg.data)
+        except ValueError:
+            return
+        if status.get("checkpoint"):
+            self.policy_info = {"checkpoint": status["checkpoint"], "step": status.get("step")}
 
     def _on_state(self, msg: String) -> None:
         self.state = SceneState.from_json(msg.data)
@@ -152,39 +159,51 @@ class GoalEvaluatorNode(Node):
         success = result["success"]
         self.results.append(result)
         if self.frames:
+            goal_image = self.goal.image
+            what = f"{spec.task}" + (f" of {spec.object}" if spec.object else "") + f", seed {spec.seed}"
+            outcome = (f"{'success' if success else 'failure'} after {final.step} steps"
+                       + (" (policy stopped)" if stopped_early else ""))
             self.gif_frames.setdefault(spec.task, []).extend(
-                np.concatenate([frame, self.goal.image], axis=1) for frame in self.frames)
+                labelled_frame(frame, goal_image, f"{what}: step {i}/{self.params['max_steps']}", outcome)
+                for i, frame in enumerate(self.frames))
         what = spec.object or "gripper"
         print(f"[eval] {len(self.results)}/{len(self.plan)} {spec.task} seed {spec.seed} ({what}): "
               f"{'success' if success else 'failure'} after {final.step} steps", flush=True)
         self._next_goal()
+
+    def _results_header(self) -> str:
+        p, rate = self.params, self.cell.config.control_rate_hz
+        policy = self.policy_info or {}
+        checkpoint = (f"`{policy['checkpoint']}` (step {policy.get('step')})" if policy.get("checkpoint")
+                      else "unknown (no /am/policy_status seen)")
+        seeds = f"{p['base_seed']}..{p['base_seed'] + p['goals_per_task'] - 1}"
+        return (f"# Goal reaching in the sim cell\n\n- checkpoint: {checkpoint}\n"
+                f"- horizon: {p['max_steps']} control steps ({p['max_steps'] / rate:.1f} s at {rate:g} Hz)\n"
+                f"- goals: {p['goals_per_task']} per task, seeds {seeds}, layout {p['layout']}\n"
+                "- distances are medians over the task's goals, from where the goal state has the gripper "
+                "(and the task's object)\n")
 
     def _finish(self) -> None:
         out = Path(self.params["output_dir"])
         out.mkdir(parents=True, exist_ok=True)
         table = summarize(self.results)
         (out / "results.json").write_text(json.dumps({"results": self.results, "summary": table}, indent=2))
-        (out / "results.md").write_text(format_table(table))
+        (out / "results.md").write_text(self._results_header() + "\n" + format_table(table, self.results))
         gifs = []
         for task, frames in self.gif_frames.items():
-            import imageio.v2 as imageio
-
             path = out / f"rollout_{task}.gif"
-            imageio.mimsave(path, frames, duration=0.1, loop=0)
+            write_gif(path, frames, self.cell.config.control_rate_hz)  # plays at the control rate
             gifs.append(str(path))
         self.cell.close()
         self.finished.set_result({"summary": table, "results_md": str(out / "results.md"), "gifs": gifs,
                                   "seconds": round(time.monotonic() - self._started, 1)})
 
 
-def main(args: list[str] | None = None) -> None:
+def _spin_until_finished(node: GoalEvaluatorNode) -> None:
+    rclpy.spin_until_future_complete(node, node.finished)
+    print(format_table(node.finished.result()["summary"]))
+
+
+def main(args: list[str] | None = None) -> int:
     """Entry point of ``ros2 run am_sim goal_evaluator``."""
-    rclpy.init(args=args)
-    try:
-        node = GoalEvaluatorNode()
-        rclpy.spin_until_future_complete(node, node.finished)
-        print(format_table(node.finished.result()["summary"]))
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        rclpy.try_shutdown()
+    return run_node("goal_evaluator", GoalEvaluatorNode, args, _spin_until_finished)

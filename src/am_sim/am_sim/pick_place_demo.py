@@ -15,7 +15,6 @@ import cv2
 import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -28,6 +27,7 @@ from actionable_models.sim.scripted import PickPlaceScript
 from actionable_models.sim.state import SceneState
 from actionable_models.sim.tasks import is_grasped_and_lifted, is_in_container
 from am_common.messages import LATCHED, pose_command
+from am_common.params import check_choice, declare_parameters, refuse_unknown_parameters, run_node
 
 
 
@@ -36,18 +36,14 @@ class PickPlaceDemoNode(Node):
 
     def __init__(self, node_name: str = "pick_place_demo", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        self.declare_parameter("objects", ["red_cube", "blue_bar", "yellow_egg"])
-        self.declare_parameter("finish", "container")  # container | lift
-        self.declare_parameter("frame_id", "base_link")
-        self.declare_parameter("output_dir", "out/demo")
-        self.declare_parameter("max_steps_per_object", 250)
-        self.objects = list(self.get_parameter("objects").value)
-        self.finish = self.get_parameter("finish").value
-        if self.finish not in ("container", "lift"):
-            raise ValueError(f"parameter finish must be 'container' or 'lift', got {self.finish!r}")
-        self.frame_id = self.get_parameter("frame_id").value
-        self.output_dir = Path(self.get_parameter("output_dir").value)
-        self.max_steps = int(self.get_parameter("max_steps_per_object").value)
+        p = declare_parameters(self, {"objects": ["red_cube", "blue_bar", "yellow_egg"], "finish": "container",
+                                      "frame_id": "base_link", "output_dir": "out/demo", "max_steps_per_object": 250})
+        refuse_unknown_parameters(self)
+        self.objects = p["objects"]
+        self.finish = check_choice("finish", p["finish"], ("container", "lift"))
+        self.frame_id = p["frame_id"]
+        self.output_dir = Path(p["output_dir"])
+        self.max_steps = p["max_steps_per_object"]
         self.finished = Future()
         self.results: list[dict] = []
         self._index = 0
@@ -152,13 +148,7 @@ class PickPlaceDemoNode(Node):
         self.finished.set_result(summary)
 
 
-def main(args: list[str] | None = None) -> None:
+def main(args: list[str] | None = None) -> int:
     """Entry point of ``ros2 run am_sim pick_place_demo``."""
-    rclpy.init(args=args)
-    try:
-        node = PickPlaceDemoNode()
-        rclpy.spin_until_future_complete(node, node.finished)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        rclpy.try_shutdown()
+    return run_node("pick_place_demo", PickPlaceDemoNode, args,
+                    lambda node: rclpy.spin_until_future_complete(node, node.finished))

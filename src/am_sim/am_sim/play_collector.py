@@ -19,7 +19,6 @@ from collections import Counter
 import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -34,6 +33,7 @@ from actionable_models.sim.layouts import get_layout
 from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, parse_object_weights, weights_of
 from actionable_models.sim.state import SceneState
 from am_common.messages import LATCHED, pose_command
+from am_common.params import ParameterError, declare_parameters, refuse_unknown_parameters, run_node
 
 STAGE_TIMEOUT_S = 30.0
 
@@ -43,33 +43,21 @@ class PlayCollectorNode(Node):
 
     def __init__(self, node_name: str = "play_collector", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        self.declare_parameter("episodes", 10)
-        self.declare_parameter("base_seed", 1000)
-        self.declare_parameter("layout", "default")
-        self.declare_parameter("episode_steps", 60)
-        self.declare_parameter("position_noise_m", 0.01)
-        self.declare_parameter("yaw_noise_rad", 0.1)
-        self.declare_parameter("failure_prob", 0.2)
-        self.declare_parameter("primitives", list(PRIMITIVES))
-        self.declare_parameter("object_weights", "")  # e.g. "red_cube=4": grasps and pushes pick it 4x as often
-        self.declare_parameter("task", "play")
-        self.declare_parameter("sim_node", "sim_cell")
-        self.declare_parameter("frame_id", "base_link")
-        self.declare_parameter("wait_for_recorder", True)
-        self.declare_parameter("progress", True)
-        p = {name: self.get_parameter(name).value for name in (
-            "episodes", "base_seed", "layout", "episode_steps", "position_noise_m", "yaw_noise_rad", "failure_prob",
-            "primitives", "object_weights", "task", "sim_node", "frame_id", "wait_for_recorder", "progress")}
+        p = declare_parameters(self, {
+            "episodes": 10, "base_seed": 1000, "layout": "default", "episode_steps": 60, "position_noise_m": 0.01,
+            "yaw_noise_rad": 0.1, "failure_prob": 0.2, "primitives": list(PRIMITIVES),
+            "object_weights": "",  # e.g. "red_cube=4": grasps and pushes pick it 4x as often
+            "task": "play", "sim_node": "sim_cell", "frame_id": "base_link", "wait_for_recorder": True,
+            "progress": True})
+        refuse_unknown_parameters(self)
         if p["episodes"] < 1:
-            raise ValueError(f"parameter episodes must be at least 1, got {p['episodes']}")
+            raise ParameterError(f"parameter episodes must be at least 1, got {p['episodes']}")
         get_layout(p["layout"])  # an unknown layout fails here, before any episode is opened
         self.params = p
-        self.play_config = PlayConfig(episode_steps=int(p["episode_steps"]),
-                                      position_noise_m=float(p["position_noise_m"]),
-                                      yaw_noise_rad=float(p["yaw_noise_rad"]),
-                                      failure_prob=float(p["failure_prob"]),
-                                      primitive_weights=weights_of(list(p["primitives"])),
-                                      object_weights=parse_object_weights(str(p["object_weights"])))
+        self.play_config = PlayConfig(episode_steps=p["episode_steps"], position_noise_m=p["position_noise_m"],
+                                      yaw_noise_rad=p["yaw_noise_rad"], failure_prob=p["failure_prob"],
+                                      primitive_weights=weights_of(p["primitives"]),
+                                      object_weights=parse_object_weights(p["object_weights"]))
         self.finished = Future()
         self.summary: dict = {"episodes": [], "primitives": Counter(), "successes": Counter(), "judged": Counter()}
 
@@ -233,14 +221,11 @@ class PlayCollectorNode(Node):
         self.finished.set_exception(RuntimeError(reason))
 
 
-def main(args: list[str] | None = None) -> None:
+def _spin_until_finished(node: PlayCollectorNode) -> None:
+    rclpy.spin_until_future_complete(node, node.finished)
+    print(json.dumps(node.finished.result(), indent=2))
+
+
+def main(args: list[str] | None = None) -> int:
     """Entry point of ``ros2 run am_sim play_collector``."""
-    rclpy.init(args=args)
-    try:
-        node = PlayCollectorNode()
-        rclpy.spin_until_future_complete(node, node.finished)
-        print(json.dumps(node.finished.result(), indent=2))
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        rclpy.try_shutdown()
+    return run_node("play_collector", PlayCollectorNode, args, _spin_until_finished)

@@ -16,10 +16,8 @@ Timing modes (parameter ``mode``):
 from __future__ import annotations
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException
 from rclpy.time import Time
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -34,7 +32,8 @@ from actionable_models.sim.cell import Cell
 from actionable_models.sim.commands import check_gripper_command, check_pose_command
 from actionable_models.sim.config import CellConfig
 from am_common.messages import LATCHED, pose_stamped
-from am_common.params import declare_config, read_config
+from am_common.params import (check_choice, declare_config, declare_parameters, read_config,
+                              refuse_unknown_parameters, run_node)
 
 MODES = ("realtime", "lockstep")
 
@@ -45,20 +44,16 @@ class SimCellNode(Node):
     def __init__(self, node_name: str = "sim_cell", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         declare_config(self, CellConfig)
-        self.declare_parameter("mode", "realtime")
-        self.declare_parameter("seed", 0)
-        self.declare_parameter("frame_id", "base_link")
-        self.declare_parameter("camera_frame_id", "shoulder_camera_optical_frame")
-        self.declare_parameter("lockstep_gripper_wait_s", 0.05)
-        self.declare_parameter("publish_privileged_state", True)
+        p = declare_parameters(self, {"mode": "realtime", "seed": 0, "frame_id": "base_link",
+                                      "camera_frame_id": "shoulder_camera_optical_frame",
+                                      "lockstep_gripper_wait_s": 0.05, "publish_privileged_state": True})
+        refuse_unknown_parameters(self)
         self.config = read_config(self, CellConfig)
-        self.mode = self.get_parameter("mode").value
-        if self.mode not in MODES:
-            raise ValueError(f"parameter mode must be one of {MODES}, got {self.mode!r}")
-        self.frame_id = self.get_parameter("frame_id").value
-        self.camera_frame_id = self.get_parameter("camera_frame_id").value
-        self._gripper_wait = float(self.get_parameter("lockstep_gripper_wait_s").value)
-        self._publish_privileged = bool(self.get_parameter("publish_privileged_state").value)
+        self.mode = check_choice("mode", p["mode"], MODES)
+        self.frame_id = p["frame_id"]
+        self.camera_frame_id = p["camera_frame_id"]
+        self._gripper_wait = p["lockstep_gripper_wait_s"]
+        self._publish_privileged = p["publish_privileged_state"]
 
         self.cell = Cell(self.config)
         self.cell.reset(self.get_parameter("seed").value, self.config.layout)
@@ -198,13 +193,6 @@ class SimCellNode(Node):
         super().destroy_node()
 
 
-def main(args: list[str] | None = None) -> None:
+def main(args: list[str] | None = None) -> int:
     """Entry point of ``ros2 run am_sim sim_node``."""
-    rclpy.init(args=args)
-    try:
-        node = SimCellNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        rclpy.try_shutdown()
+    return run_node("sim_cell", SimCellNode, args)

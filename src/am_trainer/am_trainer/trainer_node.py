@@ -14,7 +14,6 @@ import json
 import threading
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.task import Future
 from std_msgs.msg import String
@@ -22,7 +21,7 @@ from std_msgs.msg import String
 from actionable_models.learning.config import LearnerConfig
 from actionable_models.learning.trainer import TrainConfig, train
 from am_common.messages import LATCHED
-from am_common.params import declare_config, read_config
+from am_common.params import declare_config, declare_parameters, read_config, refuse_unknown_parameters, run_node
 
 
 class TrainerNode(Node):
@@ -30,14 +29,14 @@ class TrainerNode(Node):
 
     def __init__(self, node_name: str = "trainer", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        self.declare_parameter("dataset", "data/play")
-        self.declare_parameter("run_dir", "runs/am")
+        p = declare_parameters(self, {"dataset": "data/play", "run_dir": "runs/am"})
         declare_config(self, LearnerConfig)
         declare_config(self, TrainConfig)
+        refuse_unknown_parameters(self)
         self.learner = read_config(self, LearnerConfig)
         self.schedule = read_config(self, TrainConfig)
-        self.dataset = self.get_parameter("dataset").value
-        self.run_dir = self.get_parameter("run_dir").value
+        self.dataset = p["dataset"]
+        self.run_dir = p["run_dir"]
         self.checkpoint_pub = self.create_publisher(String, "/am/checkpoint", LATCHED)
         self.progress_pub = self.create_publisher(String, "/am/trainer/progress", 10)
         self.finished = Future()
@@ -75,16 +74,6 @@ class TrainerNode(Node):
         super().destroy_node()
 
 
-def main(args: list[str] | None = None) -> None:
+def main(args: list[str] | None = None) -> int:
     """Entry point of ``ros2 run am_trainer trainer_node``."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = TrainerNode()
-        rclpy.spin_until_future_complete(node, node.finished)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    return run_node("trainer", TrainerNode, args, lambda node: rclpy.spin_until_future_complete(node, node.finished))
