@@ -36,13 +36,57 @@ def summarize(results: list[dict]) -> dict[str, dict]:
     return table
 
 
-def format_table(table: dict[str, dict]) -> str:
-    """A Markdown table of the summary."""
-    lines = ["| task | success | rate | 95% CI |", "|---|---|---|---|"]
+def format_table(table: dict[str, dict], results: list[dict] | None = None) -> str:
+    """A Markdown table of the summary; with the per-goal ``results``, also the median distances to the goal
+    (gripper, and the task's object) at the start and the end of the rollouts, and how often the policy
+    stopped itself."""
+    def median(task: str, key: str) -> str:
+        values = [r[key] for r in results if r["task"] == task and r.get(key) is not None]
+        return f"{np.median(values):.3f}" if values else "-"
+
+    head = "| task | success | rate | 95% CI |"
+    rule = "|---|---|---|---|"
+    if results is not None:
+        head += " gripper to goal, start -> end (m) | object to goal, start -> end (m) | policy stopped |"
+        rule += "---|---|---|"
+    lines = [head, rule]
     for task, row in table.items():
-        lines.append(f"| {task} | {row['successes']}/{row['trials']} | {row['rate']:.2f} | "
-                     f"{row['ci95'][0]:.2f}-{row['ci95'][1]:.2f} |")
+        line = (f"| {task} | {row['successes']}/{row['trials']} | {row['rate']:.2f} | "
+                f"{row['ci95'][0]:.2f}-{row['ci95'][1]:.2f} |")
+        if results is not None:
+            own = [r for r in results if r["task"] == task and r["success"] is not None]
+            line += (f" {median(task, 'ee_to_goal_start_m')} -> {median(task, 'ee_to_goal_end_m')} |"
+                     f" {median(task, 'object_to_goal_start_m')} -> {median(task, 'object_to_goal_end_m')} |"
+                     f" {sum(bool(r.get('policy_stopped')) for r in own)}/{len(own)} |")
+        lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def labelled_frame(camera: np.ndarray, goal: np.ndarray, title: str, outcome: str, side: int = 192) -> np.ndarray:
+    """One rollout GIF frame (H, W, 3) uint8: the camera image and the goal image side by side, each scaled
+    to ``side`` pixels (nearest, so the pixels the policy saw stay visible) and labelled, under a bar with
+    ``title`` (task, object, step) and ``outcome``."""
+    import cv2
+
+    def panel(image: np.ndarray, label: str) -> np.ndarray:
+        big = cv2.resize(np.ascontiguousarray(image), (side, side), interpolation=cv2.INTER_NEAREST)
+        cv2.putText(big, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(big, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        return big
+
+    body = np.concatenate([panel(camera, "camera"), panel(goal, "goal")], axis=1)
+    bar = np.full((44, body.shape[1], 3), 32, np.uint8)
+    cv2.putText(bar, title, (6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    colour = (80, 220, 80) if outcome.startswith("success") else (240, 90, 90)
+    cv2.putText(bar, outcome, (6, 37), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
+    return np.concatenate([bar, body], axis=0)
+
+
+def write_gif(path, frames: list[np.ndarray], fps: float) -> None:
+    """An endlessly looping GIF playing ``frames`` at ``fps`` (imageio's pillow writer takes ms per frame)."""
+    import imageio.v2 as imageio
+
+    imageio.mimsave(path, frames, duration=1000.0 / fps, loop=0)
 
 
 def rollout(cell, policy, goal, max_steps: int) -> dict:

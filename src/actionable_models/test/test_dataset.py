@@ -306,8 +306,14 @@ def test_dataset_info_counts_rates_gaps_and_metadata(tmp_path):
     assert info["metadata"][keys.META_OUTCOME] == {"success": 2, "failure": 1}
     assert keys.META_SEED not in info["metadata"]
     assert all(b["size_mb"] > 0 for b in info["bags"]) and info["size_mb"] > sum(b["size_mb"] for b in info["bags"])
+    # per-topic bytes: 15 frames of 16 x 16 rgb8 and their headers; rates by header stamps (10 Hz, the gap)
+    assert 15 * 768 / 1e6 < info["topics"][keys.IMAGE]["size_mb"] < 2 * 15 * 768 / 1e6
+    assert info["topics"][keys.IMAGE]["stamp_rate_hz"] == pytest.approx(12 / (0.4 * 2 + 0.9), rel=0.02)
+    assert info["topics"][keys.GRIPPER_CMD]["stamp_rate_hz"] is None  # std_msgs/Float64 has no header
+    assert info["stamp_duration_s"] == pytest.approx(0.4 * 2 + 0.9, rel=0.02)
     text = format_info(info)
     assert "3 episodes, 15 steps" in text and "pick x2" in text and "episode_000003" in text
+    assert "stamp rate" in text and "MB" in text
 
 
 CHECKS = {

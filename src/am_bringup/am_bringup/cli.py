@@ -22,8 +22,37 @@ def parse_overrides(items: list[str], base: dict[str, dict[str, Any]] | None = N
         node, dot, param = key.partition(".")
         if not sep or not dot or not node or not param:
             raise ConfigFileError(f"--set {item!r}: expected NODE.PARAM=VALUE, e.g. sim_cell.seed=3")
-        overrides.setdefault(node, {})[param] = yaml.safe_load(value)
+        try:
+            overrides.setdefault(node, {})[param] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigFileError(f"--set {item!r}: the value {value!r} is not a YAML scalar or list "
+                                  f"({str(exc).splitlines()[0]})") from None
     return overrides
+
+
+def version_text() -> str:
+    """``am --version``: this package's version, and the versions of what it runs on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (f"am (Actionable Models for ROS 2) {of('am_bringup')}; torch {of('torch')}, mujoco {of('mujoco')}, "
+            f"rclpy {of('ros-jazzy-rclpy')} (ROS 2 Jazzy), python {sys.version.split()[0]}")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (argparse names the option and exits 2 otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -126,6 +155,7 @@ def trainer_settings(config_path, overrides: dict[str, Any]) -> dict[str, Any]:
     from actionable_models.learning.trainer import TrainConfig
 
     from am_bringup.configs import read_node_params
+    from am_common.param_rules import coerce, config_from_values
 
     nodes = read_node_params(config_path)
     if "trainer" not in nodes:
@@ -134,12 +164,16 @@ def trainer_settings(config_path, overrides: dict[str, Any]) -> dict[str, Any]:
     params.pop("use_sim_time", None)
     learner_keys = {f.name for f in fields(LearnerConfig)}
     schedule_keys = {f.name for f in fields(TrainConfig)}
-    unknown = set(params) - learner_keys - schedule_keys - {"dataset", "run_dir"}
+    known = learner_keys | schedule_keys | {"dataset", "run_dir"}
+    unknown = set(params) - known
     if unknown:
-        raise ConfigFileError(f"{config_path}: unknown trainer parameters {sorted(unknown)}")
-    return {"dataset": params.get("dataset", "data/play"), "run_dir": params.get("run_dir", "runs/am"),
-            "learner": LearnerConfig(**{k: v for k, v in params.items() if k in learner_keys}),
-            "schedule": TrainConfig(**{k: v for k, v in params.items() if k in schedule_keys})}
+        raise ConfigFileError(f"{config_path}: unknown trainer parameter{'s' if len(unknown) > 1 else ''} "
+                              f"{', '.join(sorted(unknown))}; the trainer knows: {', '.join(sorted(known))}")
+    paths = {key: coerce(key, params.get(key, default), default)
+             for key, default in (("dataset", "data/play"), ("run_dir", "runs/am"))}
+    return {**paths,
+            "learner": config_from_values(LearnerConfig, {k: v for k, v in params.items() if k in learner_keys}),
+            "schedule": config_from_values(TrainConfig, {k: v for k, v in params.items() if k in schedule_keys})}
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -182,6 +216,8 @@ def goal_image(args: argparse.Namespace):
     if args.png:
         import cv2
 
+        if not Path(args.png).is_file():
+            raise ConfigFileError(f"--png {args.png}: no such file")
         bgr = cv2.imread(args.png, cv2.IMREAD_COLOR)
         if bgr is None:
             raise ConfigFileError(f"{args.png}: not a readable image file")
@@ -190,6 +226,8 @@ def goal_image(args: argparse.Namespace):
         from actionable_models.data.dataset import DatasetError, read_header, read_streams
         from actionable_models.imaging import image_to_rgb
 
+        if not Path(args.bag).is_dir():
+            raise ConfigFileError(f"--bag {args.bag}: no such episode directory")
         frames = []
         try:
             read_streams(read_header(Path(args.bag)), on_frame=lambda i, msg: frames.append(msg))
@@ -197,6 +235,9 @@ def goal_image(args: argparse.Namespace):
             raise ConfigFileError(str(exc)) from exc
         if not frames:
             raise ConfigFileError(f"{args.bag}: no camera frames")
+        if not -len(frames) <= args.frame < len(frames):
+            raise ConfigFileError(f"--frame {args.frame}: {args.bag} has {len(frames)} camera frames "
+                                  f"(0..{len(frames) - 1}, or -1 for the last)")
         msg = frames[args.frame]
         return image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data), \
             f"frame {args.frame} of {args.bag}"
@@ -297,6 +338,7 @@ def _cmd_main(args: argparse.Namespace) -> int:
     from actionable_models.learning.checkpoint import CheckpointError
     from actionable_models.learning.trainer import train
 
+    from am_bringup import main_state
     from am_bringup.embedded import run
 
     out = Path(args.out)
@@ -308,15 +350,29 @@ def _cmd_main(args: argparse.Namespace) -> int:
           flush=True)
     camera = {"image_width": size, "image_height": size}
 
-    print("[am main] 1/3 collect", flush=True)
-    result = run(find_config("collect"), {
-        "sim_cell": camera, "recorder": {"output_dir": str(out / "play")},
-        "play_collector": {"episodes": args.episodes, "base_seed": args.seed, "episode_steps": args.steps}})
-    if "play_collector" not in result.results:
-        print(f"am: error: collection failed: {result.errors or result.reason}", file=sys.stderr)
-        return 1
+    collect_options = {"episodes": args.episodes, "steps": args.steps, "seed": args.seed, "image_size": size}
+    train_options = {"train_steps": args.train_steps, "batch_size": args.batch_size}
+    if args.fresh:
+        removed = main_state.remove_outputs(out)
+        if removed:
+            print(f"[am main] --fresh: removed {', '.join(removed)} from {out}", flush=True)
+    done = main_state.plan(out, collect_options, train_options)  # refuses here, before any work
 
-    print("[am main] 2/3 train", flush=True)
+    if done["collect"]:
+        print(f"[am main] 1/3 collect: reusing the {args.episodes} episodes in {out / 'play'} (same options)",
+              flush=True)
+    else:
+        print("[am main] 1/3 collect", flush=True)
+        result = run(find_config("collect"), {
+            "sim_cell": camera, "recorder": {"output_dir": str(out / "play")},
+            "play_collector": {"episodes": args.episodes, "base_seed": args.seed, "episode_steps": args.steps}})
+        if "play_collector" not in result.results:
+            print(f"am: error: collection failed: {result.errors or result.reason}", file=sys.stderr)
+            return 1
+        main_state.record_stage(out, "collect", collect_options)
+
+    print("[am main] 2/3 train" + (f": reusing the run in {out / 'run'} (same options)" if done["train"] else ""),
+          flush=True)
     settings = trainer_settings(find_config("train"), {
         "dataset": str(out / "play"), "run_dir": str(out / "run"), "steps": args.train_steps,
         "image_size": 64, "batch_size": args.batch_size, "checkpoint_every": args.train_steps,
@@ -328,6 +384,7 @@ def _cmd_main(args: argparse.Namespace) -> int:
     except (DatasetError, CheckpointError, FloatingPointError) as exc:
         print(f"am: error: {exc}", file=sys.stderr)
         return 1
+    main_state.record_stage(out, "train", train_options)
     curve = plot_training_curve(out / "run" / "metrics.jsonl", out / "training_curve.png")
 
     print("[am main] 3/3 reach held-out goals", flush=True)
@@ -375,6 +432,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``am`` command."""
     parser = argparse.ArgumentParser(prog="am", description="Actionable Models for ROS 2")
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help="start a configuration from config/ (nodes + parameters) in one process")
     run_p.add_argument("config", help="configuration name (see `am configs`) or path to a parameter YAML file")
@@ -383,10 +441,10 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
     run_p.set_defaults(func=_cmd_run)
     col_p = sub.add_parser("collect", help="record N scripted play episodes from the sim cell as rosbag2 bags")
-    col_p.add_argument("--episodes", type=int, default=20, help="how many episodes (default 20)")
+    col_p.add_argument("--episodes", type=positive_int, default=20, help="how many episodes (default 20)")
     col_p.add_argument("--seed", type=int, default=1000, help="base seed: episode i uses seed+i (default 1000)")
     col_p.add_argument("--out", default="data/play", help="folder for the episode bags (default data/play)")
-    col_p.add_argument("--steps", type=int, default=60, help="control steps per episode (default 60)")
+    col_p.add_argument("--steps", type=positive_int, default=60, help="control steps per episode (default 60)")
     col_p.add_argument("--layout", default="default", help="scene layout (default 'default')")
     col_p.add_argument("--config", default="collect", help="configuration to start (default 'collect')")
     col_p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
@@ -398,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
                       help="info: episodes, steps, rates, gaps, sizes; check: list problems (exit 1 on errors); "
                            "build: make (or load) the cached training arrays")
     ds_p.add_argument("folder", help="folder of episode bags")
-    ds_p.add_argument("--image-size", type=int, default=64, help="training image side in pixels (build)")
+    ds_p.add_argument("--image-size", type=positive_int, default=64, help="training image side in pixels (build)")
     ds_p.add_argument("--skip-bad", action="store_true", help="skip bad episodes instead of stopping (build)")
     ds_p.add_argument("--cache-dir", default=None,
                       help="cache root (default $XDG_CACHE_HOME/actionable_models/datasets)")
@@ -406,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     tr_p = sub.add_parser("train", help="train the goal-conditioned Q-function on episode bags (torchrun-able)")
     tr_p.add_argument("--dataset", default=None, help="folder of episode bags (default: the config's dataset)")
     tr_p.add_argument("--out", default=None, help="run directory (default: the config's run_dir); resumes if present")
-    tr_p.add_argument("--steps", type=int, default=None, help="total gradient steps (default: the config's)")
+    tr_p.add_argument("--steps", type=positive_int, default=None, help="total gradient steps (default: the config's)")
     tr_p.add_argument("--config", default="train", help="configuration with a 'trainer' entry (default 'train')")
     tr_p.add_argument("--set", action="append", default=[], metavar="trainer.PARAM=VALUE",
                       help="override one trainer parameter (repeatable), e.g. trainer.fusion=early")
@@ -427,15 +485,19 @@ def main(argv: list[str] | None = None) -> int:
     goal_p.set_defaults(func=_cmd_goal)
     main_p = sub.add_parser("main", help="the whole pipeline in the sim cell: collect, train, reach held-out goals")
     main_p.add_argument("--out", default="out/main", help="folder for bags, run, results (default out/main)")
-    main_p.add_argument("--episodes", type=int, default=100, help="play episodes to collect (default 100)")
-    main_p.add_argument("--steps", type=int, default=40, help="control steps per episode (default 40)")
+    main_p.add_argument("--episodes", type=positive_int, default=100, help="play episodes to collect (default 100)")
+    main_p.add_argument("--steps", type=positive_int, default=40, help="control steps per episode (default 40)")
     main_p.add_argument("--seed", type=int, default=1000, help="base seed of the collection (default 1000)")
-    main_p.add_argument("--train-steps", type=int, default=6000, help="gradient steps (default 6000)")
-    main_p.add_argument("--batch-size", type=int, default=64, help="training batch (default 64)")
-    main_p.add_argument("--goals", type=int, default=10, help="held-out goals per task (default 10)")
-    main_p.add_argument("--eval-steps", type=int, default=50,
+    main_p.add_argument("--train-steps", type=positive_int, default=6000, help="gradient steps (default 6000)")
+    main_p.add_argument("--batch-size", type=positive_int, default=64, help="training batch (default 64)")
+    main_p.add_argument("--goals", type=positive_int, default=10, help="held-out goals per task (default 10)")
+    main_p.add_argument("--eval-steps", type=positive_int, default=50,
                         help="control steps per goal (default 50: twice the expert's longest task, 24 steps)")
-    main_p.add_argument("--image-size", type=int, default=64, help="camera size of the sim cell (default 64)")
+    main_p.add_argument("--image-size", type=positive_int, default=64, help="camera size of the sim cell (default 64)")
+    main_p.add_argument("--fresh", action="store_true",
+                        help="start over: remove what an earlier am main wrote into --out (play/, run/, eval/) "
+                             "first; without it a rerun reuses the collection and run made with the same options "
+                             "and refuses other ones")
     main_p.set_defaults(func=_cmd_main)
     dg_p = sub.add_parser("diagnose", help="score a checkpoint's Q-function on held-out episode bags, before any "
                                            "rollout: Q against goal distance, data action against negatives, "
@@ -443,13 +505,18 @@ def main(argv: list[str] | None = None) -> int:
     dg_p.add_argument("run", help="checkpoint file, or run directory (its latest checkpoint)")
     dg_p.add_argument("--dataset", required=True, help="folder of held-out episode bags (not trained on)")
     dg_p.add_argument("--out", default=None, help="folder for diagnostics.md and .png (default: the checkpoint's)")
-    dg_p.add_argument("--samples", type=int, default=256, help="transitions per goal distance (default 256)")
+    dg_p.add_argument("--samples", type=positive_int, default=256, help="transitions per goal distance (default 256)")
     dg_p.set_defaults(func=_cmd_diagnose)
     cfg_p = sub.add_parser("configs", help="list the configurations `am run` knows")
     cfg_p.set_defaults(func=lambda _args: print("\n".join(available_configs())) or 0)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # `am dataset info ... | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except ConfigFileError as exc:
         print(f"am: error: {exc}", file=sys.stderr)
         return 2

@@ -68,7 +68,7 @@ def test_unknown_layout_and_config_are_clear_errors():
     assert "unknown scene layout 'garage'" in result.stderr and "default" in result.stderr
     result = _am("run", "demo", "--set", "sim_cell.image_width=abc", "--set", "sim_cell.control_rate_hz=10")
     assert result.returncode == 2
-    assert "node sim_cell" in result.stderr and "parameter image_width must be of type int" in result.stderr
+    assert "node sim_cell" in result.stderr and "parameter image_width must be an integer" in result.stderr
     result = _am("run", "nosuch")
     assert result.returncode == 2
     assert "unknown configuration 'nosuch'" in result.stderr
@@ -240,3 +240,15 @@ def test_main_pipeline_runs_end_to_end_at_a_tiny_budget(tmp_path):
     assert all(r["steps"] >= 4 or r["policy_stopped"] for r in results["results"])
     assert "| instance_grasping | " in (out / "eval" / "results.md").read_text()
     assert len(list((out / "eval").glob("rollout_*.gif"))) == 3
+
+    # A second run into the same folder reuses the bags and the run, and only evaluates again.
+    bags = sorted(p.name for p in (out / "play").glob("episode_*"))
+    again = _am("main", "--out", str(out), "--episodes", "2", "--steps", "10", "--train-steps", "4",
+                "--batch-size", "8", "--goals", "1", "--eval-steps", "4", timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "1/3 collect: reusing the 2 episodes" in again.stdout and "2/3 train: reusing the run" in again.stdout
+    assert sorted(p.name for p in (out / "play").glob("episode_*")) == bags
+    # Other collection options are refused before any work, naming --fresh; --fresh starts over.
+    other = _am("main", "--out", str(out), "--episodes", "3", "--steps", "10", timeout=60)
+    assert other.returncode == 2 and "--fresh" in other.stderr and "episodes 2 -> 3" in other.stderr, other.stderr
+    assert "Traceback" not in other.stderr and "1/3 collect" not in other.stdout

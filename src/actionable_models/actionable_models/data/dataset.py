@@ -382,6 +382,45 @@ def _messages(reader: Reader, path: Path) -> Iterator[tuple[str, int, object]]:
         yield conn.topic, log, msg
 
 
+# Message types whose CDR payload starts with a std_msgs/Header: its stamp follows the 4-byte encapsulation.
+_HEADER_FIRST = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage", "sensor_msgs/msg/CameraInfo",
+                 "sensor_msgs/msg/JointState", "geometry_msgs/msg/PoseStamped")
+
+
+@dataclass
+class TopicTraffic:
+    """One topic of one bag: messages, serialized bytes and the span of its header stamps (if it has them)."""
+
+    count: int = 0
+    bytes: int = 0
+    first_stamp_ns: int | None = None
+    last_stamp_ns: int | None = None
+
+
+def read_traffic(header: BagHeader) -> dict[str, TopicTraffic]:
+    """Per topic: messages, bytes and header-stamp span, from the raw messages (nothing is deserialised;
+    a stamp is read from the CDR bytes of types that start with a Header). Raises DatasetError when the
+    bag cannot be read."""
+    traffic: dict[str, TopicTraffic] = {}
+    try:
+        with Reader(header.files[0] if header.direct else header.path) as reader:
+            for conn, _log, raw in reader.messages():
+                t = traffic.setdefault(conn.topic, TopicTraffic())
+                t.count += 1
+                t.bytes += len(raw)
+                if conn.msgtype in _HEADER_FIRST and len(raw) >= 12:
+                    order = "little" if raw[1] & 1 else "big"  # CDR_LE / PL_CDR_LE encapsulation ids are odd
+                    stamp = (int.from_bytes(raw[4:8], order, signed=True) * 1_000_000_000
+                             + int.from_bytes(raw[8:12], order))
+                    t.first_stamp_ns = stamp if t.first_stamp_ns is None else min(t.first_stamp_ns, stamp)
+                    t.last_stamp_ns = stamp if t.last_stamp_ns is None else max(t.last_stamp_ns, stamp)
+    except DatasetError:
+        raise
+    except Exception as exc:
+        raise DatasetError(header.path, f"cannot read its messages: {type(exc).__name__}: {exc}") from exc
+    return traffic
+
+
 def read_streams(header: BagHeader, on_frame: Callable[[int, object], None] | None = None) -> EpisodeStreams:
     """Read a bag's camera stamps, poses, joint states and commands.
 

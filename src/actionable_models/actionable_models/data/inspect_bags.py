@@ -21,6 +21,7 @@ from actionable_models.data.dataset import (
     find_episodes,
     read_header,
     read_streams,
+    read_traffic,
 )
 from actionable_models.imaging import ImageEncodingError, image_to_rgb
 
@@ -61,6 +62,9 @@ def dataset_info(folder: Path | str) -> dict:
     bags, gaps, incomplete, unreadable = [], [], [], []
     duration_ns = 0
     size = 0
+    topic_bytes: Counter[str] = Counter()
+    stamped_intervals: Counter[str] = Counter()  # per topic, over the bags: messages - 1, and the stamp span
+    stamped_span_ns: Counter[str] = Counter()
     for path in episodes:
         size += sum(p.stat().st_size for p in path.iterdir() if p.is_file())
         try:
@@ -72,6 +76,11 @@ def dataset_info(folder: Path | str) -> dict:
             continue
         counts.update(header.counts)
         intervals_per_topic.update({topic: max(count - 1, 0) for topic, count in header.counts.items()})
+        for topic, t in read_traffic(header).items():
+            topic_bytes[topic] += t.bytes
+            if t.first_stamp_ns is not None and t.count > 1:
+                stamped_intervals[topic] += t.count - 1
+                stamped_span_ns[topic] += t.last_stamp_ns - t.first_stamp_ns
         duration_ns += header.duration_ns
         for key, value in header.custom.items():
             if key not in _UNIQUE_META:
@@ -86,14 +95,17 @@ def dataset_info(folder: Path | str) -> dict:
                      "frame_interval_s": median / 1e9, "size_mb": header.size_bytes / _MB,
                      "duplicate_frames": streams.duplicates})
     seconds = duration_ns / 1e9
-    topics = {topic: {"count": counts.get(topic, 0),
-                      "rate_hz": intervals_per_topic.get(topic, 0) / seconds if seconds else 0.0}
+    topics = {topic: {"count": counts.get(topic, 0), "size_mb": topic_bytes.get(topic, 0) / _MB,
+                      "rate_hz": intervals_per_topic.get(topic, 0) / seconds if seconds else 0.0,
+                      "stamp_rate_hz": (stamped_intervals[topic] / (stamped_span_ns[topic] / 1e9)
+                                        if stamped_span_ns.get(topic) else None)}
               for topic in [*keys.RECORDED_TOPICS, *sorted(set(counts) - set(keys.RECORDED_TOPICS))]}
     return {
         "folder": str(folder),
         "episodes": len(bags),
         "steps": sum(b["steps"] for b in bags),
         "duration_s": seconds,
+        "stamp_duration_s": stamped_span_ns.get(keys.IMAGE, 0) / 1e9,
         "size_mb": size / _MB,
         "topics": topics,
         "largest_gaps": sorted(gaps, key=lambda g: -g["gap_s"])[:5],
@@ -178,14 +190,19 @@ def dataset_check(folder: Path | str) -> list[Problem]:
 def format_info(info: dict) -> str:
     """``dataset_info`` as text for a terminal."""
     lines = [f"{info['folder']}: {info['episodes']} episodes, {info['steps']} steps (camera frames), "
-             f"{info['duration_s']:.1f} s, {info['size_mb']:.1f} MB"]
+             f"{info.get('stamp_duration_s', 0.0):.1f} s by camera stamps, {info['duration_s']:.1f} s recorded, "
+             f"{info['size_mb']:.1f} MB"]
     for label in ("incomplete", "unreadable"):
         for bag in info[label]:
             lines.append(f"  {label}: {bag['path']}: {bag['problem']}")
-    lines.append("topics:")
     width = max((len(t) for t in info["topics"]), default=0)
+    lines.append(f"topics:  {'':<{width - 8}}  {'messages':>8}  {'MB':>8}  {'stamp rate':>12}  {'log rate':>10}")
     for topic, t in info["topics"].items():
-        lines.append(f"  {topic:<{width}}  {t['count']:>8} msgs  {t['rate_hz']:8.2f} /s")
+        stamp = f"{t['stamp_rate_hz']:9.2f} Hz" if t.get("stamp_rate_hz") else f"{'-':>12}"
+        lines.append(f"  {topic:<{width}}  {t['count']:>8}  {t.get('size_mb', 0.0):8.2f}  {stamp}  "
+                     f"{t['rate_hz']:7.2f} Hz")
+    lines.append("  (stamp rate: by the messages' header stamps, simulated time in sim bags; log rate: by the "
+                 "recorder's wall clock)")
     if info["largest_gaps"]:
         lines.append("largest camera intervals:")
         for g in info["largest_gaps"]:
