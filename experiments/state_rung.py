@@ -31,6 +31,7 @@ from actionable_models.evaluation import result_row, summarize
 from actionable_models.learning.cem import cem_maximize
 from actionable_models.learning.config import LearnerConfig
 from actionable_models.learning.diagnostics import diagnose, format_rows, plot_rows
+from actionable_models.learning.gc_policy import GoalConditionedPolicy, sample_future_goals
 from actionable_models.learning.networks import VectorLateFusionQ
 from actionable_models.learning.objective import ActionableModelsObjective, to_tensors
 from actionable_models.learning.sampler import GoalSampler, Transitions
@@ -47,6 +48,7 @@ VARIANTS = {
     "no_negatives": {"use_negatives": False},
     "no_chaining": {"use_chaining": False},
     "gcbc": {"method": "gcbc"},
+    "gcbc_mle": {},  # an explicit policy by maximum likelihood (learning/gc_policy.py), not a Q-function
 }
 
 
@@ -106,11 +108,12 @@ def load_transitions(path: Path) -> tuple[Transitions, np.ndarray, np.ndarray]:
     return Transitions((obs - mean) / std, actions, episode, is_last, scene), mean, std
 
 
-def train(data_path: Path, out: Path, learner: LearnerConfig, updates: int, log_every: int = 500) -> dict:
+def train(data_path: Path, out: Path, learner: LearnerConfig, updates: int, log_every: int = 500,
+          goal_difference: bool = False) -> dict:
     """Train a VectorLateFusionQ on the state data; writes out/q.pt and out/config.json, returns the last metrics."""
     torch.manual_seed(learner.seed)
     data, mean, std = load_transitions(data_path)
-    q = VectorLateFusionQ(learner, data.observations.shape[1])
+    q = VectorLateFusionQ(learner, data.observations.shape[1], goal_difference)
     objective = ActionableModelsObjective(q, learner)
     sampler = GoalSampler(data, learner, np.random.default_rng(learner.seed))
     out.mkdir(parents=True, exist_ok=True)
@@ -125,16 +128,73 @@ def train(data_path: Path, out: Path, learner: LearnerConfig, updates: int, log_
     torch.save(q.state_dict(), out / "q.pt")
     np.savez(out / "norm.npz", mean=mean, std=std)
     info = {"learner": asdict(learner), "updates": updates, "state_dim": int(data.observations.shape[1]),
-            "seconds": time.monotonic() - started, "data": str(data_path), "history": history}
+            "goal_difference": goal_difference, "seconds": time.monotonic() - started, "data": str(data_path),
+            "history": history}
     (out / "config.json").write_text(json.dumps(info, indent=1))
     return metrics
+
+
+def train_mle_policy(data_path: Path, out: Path, learner: LearnerConfig, updates: int, log_every: int = 500) -> dict:
+    """The OGBench-style GCBC baseline: GoalConditionedPolicy by maximum likelihood on uniform future goals;
+    writes out/policy.pt, norm.npz and config.json (``"policy": "gcbc_mle"``)."""
+    torch.manual_seed(learner.seed)
+    data, mean, std = load_transitions(data_path)
+    policy = GoalConditionedPolicy(data.observations.shape[1], learner.action_dim, learner.motion_dims,
+                                   learner.embed_dim)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=learner.learning_rate)
+    rng = np.random.default_rng(learner.seed)
+    obs, actions = torch.as_tensor(data.observations), torch.as_tensor(data.actions)
+    out.mkdir(parents=True, exist_ok=True)
+    started, history, loss = time.monotonic(), [], torch.zeros(())
+    for step in range(1, updates + 1):
+        index, goal = sample_future_goals(data, learner.batch_size, rng)
+        loss = policy.nll(obs[index], obs[goal], actions[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step % log_every == 0 or step == updates:
+            history.append({"step": step, "loss/nll": loss.item()})
+            print(f"[state train] {step}/{updates} {step / (time.monotonic() - started):.1f} updates/s "
+                  f"nll={loss.item():.3f}", flush=True)
+    torch.save(policy.state_dict(), out / "policy.pt")
+    np.savez(out / "norm.npz", mean=mean, std=std)
+    info = {"learner": asdict(learner), "policy": "gcbc_mle", "updates": updates,
+            "state_dim": int(data.observations.shape[1]), "seconds": time.monotonic() - started,
+            "data": str(data_path), "history": history}
+    (out / "config.json").write_text(json.dumps(info, indent=1))
+    return {"loss/nll": loss.item()}
+
+
+class MLEPolicy:
+    """The GCBC baseline's policy with the StatePolicy interface: the mode of pi(a | s, g)."""
+
+    def __init__(self, run: Path) -> None:
+        info = json.loads((run / "config.json").read_text())
+        learner = LearnerConfig(**info["learner"])
+        self.net = GoalConditionedPolicy(info["state_dim"], learner.action_dim, learner.motion_dims,
+                                         learner.embed_dim)
+        self.net.load_state_dict(torch.load(run / "policy.pt"))
+        norm = np.load(run / "norm.npz")
+        self.mean, self.std = norm["mean"], norm["std"]
+        self.spec = ActionSpec()
+        self.goal: torch.Tensor | None = None
+
+    def _tensor(self, state: SceneState) -> torch.Tensor:
+        return torch.as_tensor((state_vector(state) - self.mean) / self.std).unsqueeze(0)
+
+    def set_goal(self, state: SceneState) -> None:
+        self.goal = self._tensor(state)
+
+    def decide(self, state: SceneState) -> tuple[np.ndarray, float, float, bool]:
+        action = self.net.act(self._tensor(state), self.goal)[0].numpy()
+        return self.spec.to_command(action, state.ee_pos, state.ee_yaw)
 
 
 def load_run(run: Path) -> tuple[VectorLateFusionQ, LearnerConfig, np.ndarray, np.ndarray]:
     """The trained network, its config and the state normalisation of a run folder."""
     info = json.loads((run / "config.json").read_text())
     learner = LearnerConfig(**info["learner"])
-    q = VectorLateFusionQ(learner, info["state_dim"])
+    q = VectorLateFusionQ(learner, info["state_dim"], info.get("goal_difference", False))
     q.load_state_dict(torch.load(run / "q.pt"))
     norm = np.load(run / "norm.npz")
     return q.eval(), learner, norm["mean"], norm["std"]
@@ -171,8 +231,11 @@ class StatePolicy:
 def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = 100000,
              tasks: tuple[str, ...] = TASKS) -> list[dict]:
     """Roll the state policy out toward ``goals`` generated goals per task; result rows as evaluation.py's."""
-    q, learner, mean, std = load_run(run)
-    policy = StatePolicy(q, learner, mean, std)
+    if json.loads((run / "config.json").read_text()).get("policy") == "gcbc_mle":
+        policy = MLEPolicy(run)
+    else:
+        q, learner, mean, std = load_run(run)
+        policy = StatePolicy(q, learner, mean, std)
     cell = Cell(CellConfig(image_width=32, image_height=32))
     rows = []
     try:
@@ -235,6 +298,8 @@ def runs_table(runs: list[Path]) -> str:
             ignored |= {"negative_temperature", "use_chaining"}
         changed = {k: v for k, v in learner.items() if v != defaults[k] and k not in ignored}
         setting = ", ".join(f"{k}={v}" for k, v in changed.items()) or "defaults"
+        if info.get("policy") == "gcbc_mle":
+            setting = "explicit policy by maximum likelihood (gc_policy.py), uniform future goals"
         cells = [f"{s['successes']}/{s['trials']} ({s['ci95'][0]:.2f}-{s['ci95'][1]:.2f})"
                  for s in (summary[t] for t in tasks)]
         q8 = "-"
@@ -281,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--set", default="", help="LearnerConfig overrides, e.g. gamma=0.95,target_tau=0.01")
+    t.add_argument("--goal-difference", action="store_true",
+                   help="the Q-network fuses an encoding of goal - state (VectorLateFusionQ goal_difference)")
     t.add_argument("--out", type=Path, required=True)
     e = sub.add_parser("evaluate")
     e.add_argument("--run", type=Path, required=True)
@@ -303,7 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "train":
         learner = LearnerConfig(**{"batch_size": args.batch_size, "seed": args.seed, **VARIANTS[args.variant],
                                    **_learner_overrides(args.set)})
-        train(args.data, args.out, learner, args.updates)
+        if args.variant == "gcbc_mle":
+            train_mle_policy(args.data, args.out, learner, args.updates)
+        else:
+            train(args.data, args.out, learner, args.updates, goal_difference=args.goal_difference)
     elif args.command == "table":
         print(runs_table(args.runs), end="")
     elif args.command == "diagnose":

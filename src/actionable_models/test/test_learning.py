@@ -40,6 +40,22 @@ def test_sampler_relabels_within_episode_and_chains_across():
     assert not unchained.chained.any()
 
 
+def test_past_goals_are_earlier_frames_of_the_same_episode_and_never_rewarded():
+    data = tiny_transitions(length=8)
+    config = LearnerConfig(**SMALL, chain_fraction=0.25, past_goal_fraction=0.5)
+    batch = GoalSampler(data, config, np.random.default_rng(2)).sample(400)
+    past = np.arange(100, 300)
+    first = batch.index[past] == data.episode_start[batch.index[past]]  # no earlier frame: a relabeled goal
+    assert first.any() and not first.all()
+    rows = past[~first]
+    assert np.all(batch.chained[rows]) and not batch.reached[rows].any()
+    assert np.all(data.episode[batch.goal_index[rows]] == data.episode[batch.index[rows]])
+    assert np.all(batch.goal_index[rows] < batch.index[rows])
+    assert not batch.chained[300:].any() and np.all(batch.goal_index[300:] > batch.index[300:])
+    with pytest.raises(ConfigError, match="past_goal_fraction"):
+        LearnerConfig(chain_fraction=0.5, past_goal_fraction=0.6)
+
+
 def _objective(**overrides):
     config = LearnerConfig(**{**SMALL, **overrides})
     torch.manual_seed(0)
@@ -276,3 +292,39 @@ def test_chained_rows_can_bootstrap_from_the_logged_next_action_alone():
     values = objective.max_next_q(obs, obs, torch.zeros(2, 6), logged_only=torch.tensor([True, False]))
     assert values.tolist() == pytest.approx([torch.sigmoid(torch.tensor(-5.0)).item(),
                                              torch.sigmoid(torch.tensor(5.0)).item()])
+
+
+def test_vector_q_with_goal_difference_reads_what_differs():
+    from actionable_models.learning.networks import VectorLateFusionQ
+
+    config = LearnerConfig(**SMALL)
+    torch.manual_seed(0)
+    q = VectorLateFusionQ(config, 5, goal_difference=True)
+    obs = torch.zeros(3, 5)
+    goal = obs.clone()
+    goal[1, 2] = 1.0  # one component differs
+    logits = q(obs, goal, torch.zeros(3, 2, 6))
+    assert logits.shape == (3, 2) and logits[0, 0] == logits[2, 0] and logits[1, 0] != logits[0, 0]
+    assert sum(p.numel() for p in q.parameters()) > sum(p.numel() for p in VectorLateFusionQ(config, 5).parameters())
+
+
+def test_explicit_goal_conditioned_policy_learns_the_data_action_by_maximum_likelihood():
+    from actionable_models.learning.gc_policy import GoalConditionedPolicy, sample_future_goals
+
+    data = Transitions(np.eye(6, dtype=np.float32)[np.arange(12) % 6], np.tile([[0.5, -0.5, 0, 0, 1, -1]], (12, 1))
+                       .astype(np.float32), np.repeat([0, 1], 6), np.tile(np.r_[np.zeros(5, bool), True], 2))
+    index, goal = sample_future_goals(data, 500, np.random.default_rng(0))
+    assert np.all(goal > index) and np.all(data.episode[goal] == data.episode[index])
+    assert {int(k) for k in goal - index} == {1, 2, 3, 4, 5}  # uniform over the future, not only the next frame
+    torch.manual_seed(0)
+    policy = GoalConditionedPolicy(6, hidden=32)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=1e-2)
+    obs, actions = torch.as_tensor(data.observations), torch.as_tensor(data.actions)
+    for _ in range(300):
+        loss = policy.nll(obs[index[:64]], obs[goal[:64]], actions[index[:64]])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    act = policy.act(obs[:2], obs[3:5])
+    assert torch.allclose(act[:, :4], torch.tensor([0.5, -0.5, 0.0, 0.0]), atol=0.05)
+    assert act[:, 4:].tolist() == [[1.0, -1.0], [1.0, -1.0]]

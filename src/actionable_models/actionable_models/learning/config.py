@@ -73,6 +73,11 @@ class LearnerConfig:
     the state rung (logged: 0.01 against 0.34; docs/learning.md)."""
     chain_fraction: float = 0.3
     """Share of the batch with goals from other episodes (bootstrapped, never a positive reward)."""
+    past_goal_fraction: float = 0.0
+    """Share of the batch (after the chained share) whose goal is an earlier frame of the step's own episode:
+    a goal in the same scene that the data moved away from, bootstrapped like a chained goal (never a
+    reward). They teach Q that a goal differing from the state in one object is not reached by matching
+    the gripper (docs/learning.md). Needs use_chaining."""
     binary_gripper_terminate: bool = True
     """CEM samples and negative candidates hold the gripper and terminate components at -1 or +1, as every
     recorded action does (actionable_models.actions); False samples them continuously in [-1, 1]."""
@@ -122,6 +127,8 @@ class LearnerConfig:
             raise ConfigError(f"negative_motion_fraction must be in [0, 1], got {self.negative_motion_fraction!r}")
         if not 0.0 <= self.chain_fraction < 1.0:
             raise ConfigError(f"chain_fraction must be in [0, 1), got {self.chain_fraction!r}")
+        if not 0.0 <= self.past_goal_fraction <= 1.0 - self.chain_fraction:
+            raise ConfigError(f"past_goal_fraction must be in [0, 1 - chain_fraction], got {self.past_goal_fraction!r}")
         for name in ("num_negatives", "negative_candidates", "cem_iterations", "cem_samples", "cem_elites",
                      "batch_size", "embed_dim", "action_dim", "motion_dims"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:

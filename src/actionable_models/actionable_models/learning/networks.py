@@ -92,16 +92,28 @@ class EarlyFusionQ(nn.Module):
         return self.score(self.embed(obs, goal), actions)
 
 
-class VectorLateFusionQ(LateFusionQ):
-    """Late fusion over state vectors (B, F) instead of images: small worlds in tests and ablations."""
+def _vector_encoder(state_dim: int, d: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(state_dim, d), nn.ReLU(inplace=True), nn.Linear(d, d), nn.ReLU(inplace=True))
 
-    def __init__(self, config: LearnerConfig, state_dim: int) -> None:
+
+class VectorLateFusionQ(LateFusionQ):
+    """Late fusion over state vectors (B, F) instead of images: small worlds in tests and ablations.
+
+    ``goal_difference``: the fusion's third input is an encoding of goal - state instead of the product
+    of the two encodings, so that what differs (one object's height, say) is an input, not something the
+    encoders must learn to keep."""
+
+    def __init__(self, config: LearnerConfig, state_dim: int, goal_difference: bool = False) -> None:
         d = config.embed_dim
-        super().__init__(config, nn.Sequential(nn.Linear(state_dim, d), nn.ReLU(inplace=True), nn.Linear(d, d),
-                                               nn.ReLU(inplace=True)))
+        super().__init__(config, _vector_encoder(state_dim, d))
+        self.difference = _vector_encoder(state_dim, d) if goal_difference else None
 
     def embed(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-        return super().embed(obs.float(), goal.float())
+        obs, goal = obs.float(), goal.float()
+        if self.difference is None:
+            return super().embed(obs, goal)
+        z_obs, z_goal = self.encoder(obs), self.encoder(goal)
+        return self.head_state(self.fuse(torch.cat([z_obs, z_goal, self.difference(goal - obs)], dim=-1)))
 
 
 def make_q_network(config: LearnerConfig) -> nn.Module:

@@ -111,5 +111,16 @@ class GoalSampler:
             ok = rest > 0  # the only episode of its scene keeps its relabeled goal
             goal_index[rows[ok]] = self._scene_order[self._scene_first[step[ok]] + position[ok]]
             chained[rows[ok]] = True
+        past_rows = int(round(self.config.past_goal_fraction * batch_size))
+        if use_chaining and past_rows:
+            # Goals from earlier in the step's own episode: the same scene, a few things different, and a
+            # state the data left rather than reached; bootstrapped like chained goals, never rewarded.
+            first = int(round(self.config.chain_fraction * batch_size))
+            rows = np.arange(first, min(first + past_rows, batch_size))
+            before = index[rows] - d.episode_start[index[rows]]
+            ok = before > 0
+            earlier = d.episode_start[index[rows]] + (rng.random(len(rows)) * before).astype(np.int64)
+            goal_index[rows[ok]] = earlier[ok]
+            chained[rows[ok]] = True
         reached = (goal_index == index + 1) & ~chained
         return SampledBatch(index, goal_index, reached, chained)
