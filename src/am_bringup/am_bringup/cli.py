@@ -128,6 +128,18 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
         if args.action == "info":
             print(format_info(dataset_info(args.folder)))
             return 0
+        if args.action == "export":
+            from actionable_models.data.lerobot import export_lerobot
+
+            if not args.out:
+                raise ConfigFileError("am dataset export FOLDER OUT: give the folder to write the LeRobot dataset to")
+            start = time.monotonic()
+            info = export_lerobot(args.folder, args.out, codec=args.codec, progress=_progress_bar("export"))
+            size = sum(p.stat().st_size for p in Path(args.out).rglob("*") if p.is_file()) / 1e6
+            print(f"[am] wrote LeRobotDataset {info['codebase_version']} to {args.out}: {info['total_episodes']} "
+                  f"episodes, {info['total_frames']} frames at {info['fps']:g} fps, {size:.1f} MB "
+                  f"({args.codec} video) in {time.monotonic() - start:.1f} s")
+            return 0
         if args.action == "check":
             problems = dataset_check(args.folder)
             print(format_problems(problems))
@@ -452,10 +464,15 @@ def main(argv: list[str] | None = None) -> int:
     col_p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
     col_p.set_defaults(func=_cmd_collect)
     ds_p = sub.add_parser("dataset", help="inspect a folder of episode bags or build its training arrays")
-    ds_p.add_argument("action", choices=("info", "check", "build"),
+    ds_p.add_argument("action", choices=("info", "check", "build", "export"),
                       help="info: episodes, steps, rates, gaps, sizes; check: list problems (exit 1 on errors); "
-                           "build: make (or load) the cached training arrays")
-    ds_p.add_argument("folder", help="folder of episode bags")
+                           "build: make (or load) the cached training arrays (of bags or a LeRobot v3 folder); "
+                           "export: write the bags as a LeRobotDataset v3.0 folder OUT")
+    ds_p.add_argument("folder", help="folder of episode bags (build: or a LeRobot v3 folder)")
+    ds_p.add_argument("out", nargs="?", default=None, help="export: the folder to write (new or empty)")
+    ds_p.add_argument("--format", default="lerobot", choices=("lerobot",), help="export format (default lerobot)")
+    ds_p.add_argument("--codec", default="lossless", choices=("lossless", "h264"),
+                      help="export: camera video, lossless H.264 RGB (bit-exact) or h264 yuv420p (small)")
     ds_p.add_argument("--image-size", type=positive_int, default=64, help="training image side in pixels (build)")
     ds_p.add_argument("--skip-bad", action="store_true", help="skip bad episodes instead of stopping (build)")
     ds_p.add_argument("--cache-dir", default=None,

@@ -58,6 +58,9 @@ AM_CASES = [
     (["dataset", "build", "{root}/empty"], 1, ["empty", "no episode directories"]),
     (["dataset", "check", "{root}/a_file"], 1, ["a_file"]),
     (["dataset", "build", "{root}/bags", "--image-size", "0"], 2, ["--image-size", "positive integer"]),
+    (["dataset", "export", "{root}/bags"], 2, ["export FOLDER OUT"]),
+    (["dataset", "export", "{root}/bags", "{root}/bags"], 1, ["bags", "not empty"]),
+    (["dataset", "export", "{root}/bags", "{root}/x", "--codec", "mpeg2"], 2, ["--codec", "invalid choice"]),
     # am train
     (["train", "--set", "trainer.learning_rate=abc"], 2, ["parameter learning_rate", "number", "'abc'"]),
     (["train", "--set", "trainer.lerning_rate=0.1"], 2, ["unknown trainer parameter lerning_rate", "learning_rate"]),

@@ -684,10 +684,13 @@ def build_dataset(folder: Path | str, config: DatasetConfig | None = None,
     folder beside the cache entry and renames it into place when complete, so an interrupted build leaves
     no half-written entry and concurrent builds of the same bags are safe.
     """
+    from actionable_models.data import lerobot  # it builds on this module
+
     config = config or DatasetConfig()
     folder = Path(folder)
-    episodes = find_episodes(folder)
-    key = dataset_key(folder, episodes, config)
+    from_lerobot = lerobot.is_lerobot_folder(folder)
+    episodes = [] if from_lerobot else find_episodes(folder)
+    key = lerobot.dataset_key(folder, config) if from_lerobot else dataset_key(folder, episodes, config)
     root = Path(config.cache_dir) if config.cache_dir is not None else default_cache_root()
     out = root / key
     if (out / MANIFEST).is_file():
@@ -701,7 +704,10 @@ def build_dataset(folder: Path | str, config: DatasetConfig | None = None,
     except OSError as exc:
         raise DatasetError(root, f"cannot create the dataset cache: {exc}; set DatasetConfig.cache_dir") from exc
     try:
-        _build_into(tmp, folder, episodes, key, config, progress)
+        if from_lerobot:
+            lerobot.build_into(tmp, folder, key, config, progress)
+        else:
+            _build_into(tmp, folder, episodes, key, config, progress)
         try:
             os.rename(tmp, out)
         except OSError as exc:
