@@ -6,6 +6,11 @@ and a command per frame, then reads the bag back and prints frames published vs 
 nothing dropped), the recorder process's CPU use, and bag megabytes per minute.
 
     .venv/bin/python benchmarks/record_throughput.py [--seconds 30] [--rate 30] [--width 640 --height 480]
+        [--compressed jpeg|png] [--hogs N] [--reliable]
+
+``--compressed``: the camera publishes sensor_msgs/CompressedImage on /camera/image_raw/compressed (as
+image_transport's compressed plugin) of a rendered-looking frame, and the benchmark also prints what
+decoding one costs. ``--hogs N``: N busy-looping processes run beside it (a robot computer that also trains).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_DOMAIN_ID", str(150 + os.getpid() % 50))
 
+import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 import yaml  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
@@ -32,10 +38,11 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 from rosbags.rosbag2 import Reader  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
+from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Float64, String  # noqa: E402
 
 from actionable_models.data import keys  # noqa: E402
+from actionable_models.imaging import compressed_to_rgb, rgb_to_compressed_fields  # noqa: E402
 
 LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
                      durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
@@ -45,6 +52,25 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def scene_like_frame(width: int, height: int) -> np.ndarray:
+    """A frame that compresses like a camera image: smooth gradients, a few shapes, sensor noise."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:height, 0:width]
+    rgb = np.stack([xx * 200 // width + 30, yy * 150 // height + 60, np.full_like(xx, 110)], -1).astype(np.int16)
+    for _ in range(12):
+        x, y, r = rng.integers(0, width), rng.integers(0, height), rng.integers(10, 60)
+        rgb[(xx - x) ** 2 + (yy - y) ** 2 < r * r] = rng.integers(0, 255, 3)
+    return np.clip(rgb + rng.normal(0, 3, rgb.shape), 0, 255).astype(np.uint8)
+
+
+def decode_cost_ms(fields: dict, repeats: int = 50) -> float:
+    """Mean milliseconds to decode one compressed frame to RGB (one core)."""
+    start = time.perf_counter()
+    for _ in range(repeats):
+        compressed_to_rgb(fields["format"], fields["data"])
+    return (time.perf_counter() - start) / repeats * 1e3
 
 
 def main() -> None:
@@ -57,7 +83,11 @@ def main() -> None:
     parser.add_argument("--reliable", action="store_true",
                         help="camera publishes reliably and the recorder subscribes reliably (default: sensor-data "
                              "QoS, best effort, as most camera drivers)")
+    parser.add_argument("--compressed", choices=("jpeg", "png"), default=None,
+                        help="publish CompressedImage on /camera/image_raw/compressed instead of raw rgb8")
+    parser.add_argument("--hogs", type=int, default=0, help="busy-looping processes to run beside (default 0)")
     args = parser.parse_args()
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)]
 
     work = Path(tempfile.mkdtemp(prefix="am_record_bench_"))
     config = work / "recorder.yaml"
@@ -71,7 +101,8 @@ def main() -> None:
     node = Node("bench_camera", context=context, start_parameter_services=False)
     camera_qos = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE) if args.reliable \
         else qos_profile_sensor_data
-    image_pub = node.create_publisher(Image, keys.IMAGE, camera_qos)
+    topic = keys.IMAGE_COMPRESSED if args.compressed else keys.IMAGE
+    image_pub = node.create_publisher(CompressedImage if args.compressed else Image, topic, camera_qos)
     pose_pub = node.create_publisher(PoseStamped, keys.EE_POSE, 10)
     cmd_pub = node.create_publisher(Float64, keys.GRIPPER_CMD, 10)
     event_pub = node.create_publisher(String, keys.EPISODE_EVENTS, 10)
@@ -87,8 +118,12 @@ def main() -> None:
                 raise SystemExit(f"timed out waiting for {what}")
             executor.spin_once(timeout_sec=0.02)
 
-    frame = Image(height=args.height, width=args.width, encoding="rgb8", step=3 * args.width,
-                  data=os.urandom(3 * args.width * args.height))
+    if args.compressed:
+        fields = rgb_to_compressed_fields(scene_like_frame(args.width, args.height), args.compressed)
+        frame = CompressedImage(**fields)
+    else:
+        frame = Image(height=args.height, width=args.width, encoding="rgb8", step=3 * args.width,
+                      data=os.urandom(3 * args.width * args.height))
     frame.header.frame_id = "camera"
     published = 0
     try:
@@ -117,6 +152,8 @@ def main() -> None:
         event_pub.publish(String(data=json.dumps({"event": "stop", "outcome": "benchmark"})))
         spin_until(lambda: status.get("closed_count") == 1, 120, "the bag to close")
     finally:
+        for hog in hogs:
+            hog.kill()
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
         executor.shutdown()
@@ -125,11 +162,17 @@ def main() -> None:
 
     bag = work / "bags" / "episode_000000"
     with Reader(bag) as reader:
-        written = sum(c.msgcount for c in reader.connections if c.topic == keys.IMAGE)
+        written = sum(c.msgcount for c in reader.connections if c.topic == topic)
     size_mb = sum(f.stat().st_size for f in bag.iterdir()) / 1e6
     transports = os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "DEFAULT")
-    print(f"camera {args.width}x{args.height} rgb8 at {args.rate:g} Hz for {wall:.1f} s, {reliability} QoS, "
-          f"Fast DDS transports {transports} ({os.cpu_count()} CPUs, recorder in its own process)")
+    profile = os.environ.get("FASTRTPS_DEFAULT_PROFILES_FILE") or os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE")
+    kind = f"{args.compressed} CompressedImage ({len(frame.data) / 1e3:.0f} kB)" if args.compressed else "rgb8"
+    print(f"camera {args.width}x{args.height} {kind} at {args.rate:g} Hz for {wall:.1f} s, {reliability} QoS, "
+          f"Fast DDS transports {transports}, profile {profile or 'none'} ({os.cpu_count()} CPUs, recorder in its "
+          f"own process, {args.hogs} CPU hogs)")
+    if args.compressed:
+        cost = decode_cost_ms(fields)
+        print(f"decoding one {args.compressed} frame: {cost:.2f} ms ({1e3 / cost:.0f} frames/s on one core)")
     print(f"frames published {published}, written {written}, dropped {published - written} "
           f"({100.0 * (published - written) / max(published, 1):.2f} %)")
     print(f"recorder CPU {100.0 * cpu / wall:.0f} % of one core; "

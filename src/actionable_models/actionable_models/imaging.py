@@ -1,7 +1,10 @@
-"""sensor_msgs/Image <-> numpy, written once for every node (ROS 2 cv_bridge is not on PyPI).
+"""sensor_msgs/Image and CompressedImage <-> numpy, written once for every node (ROS 2 cv_bridge and
+image_transport are not on PyPI).
 
 Works on the message's fields, so the core stays free of ROS imports: nodes pass ``msg.encoding``,
-``msg.height``, ``msg.width``, ``msg.step``, ``msg.data`` in and build ``Image(**fields)`` out.
+``msg.height``, ``msg.width``, ``msg.step``, ``msg.data`` in and build ``Image(**fields)`` out; a
+CompressedImage is its ``format`` and ``data`` (jpeg or png, as image_transport's compressed plugin
+publishes them). :func:`message_to_rgb` takes either message.
 """
 
 from __future__ import annotations
@@ -58,3 +61,42 @@ def resize_for_learning(rgb: np.ndarray, size: int) -> np.ndarray:
     import cv2  # here, not at import: loading a cached dataset should not pay for OpenCV
 
     return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+
+
+COMPRESSED_FORMATS = ("jpeg", "png")
+
+
+def compressed_to_rgb(format: str, data: bytes | bytearray | memoryview) -> np.ndarray:
+    """RGB uint8 (H, W, 3) of a sensor_msgs/CompressedImage. ``format`` as image_transport writes it
+    (``jpeg``, ``png``, or ``rgb8; jpeg compressed bgr8``); ImageEncodingError when it is neither."""
+    import cv2
+
+    kind = format.split(";")[-1].strip().split(" ")[0].lower() if format else ""
+    if kind not in COMPRESSED_FORMATS and not any(f in format.lower() for f in COMPRESSED_FORMATS):
+        raise ImageEncodingError(f"unsupported compressed format {format!r}; expected jpeg or png")
+    bgr = cv2.imdecode(np.frombuffer(bytes(data), dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ImageEncodingError(f"{format} image of {len(data)} bytes does not decode")
+    return np.ascontiguousarray(bgr[:, :, ::-1])
+
+
+def rgb_to_compressed_fields(rgb: np.ndarray, format: str = "jpeg", jpeg_quality: int = 90) -> dict:
+    """Fields of a sensor_msgs/CompressedImage (without header) for an (H, W, 3) uint8 RGB array, as
+    image_transport's compressed plugin sends them (format ``rgb8; jpeg compressed bgr8``)."""
+    import cv2
+
+    if format not in COMPRESSED_FORMATS:
+        raise ImageEncodingError(f"compressed format must be one of {COMPRESSED_FORMATS}, got {format!r}")
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if format == "jpeg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    ok, encoded = cv2.imencode(".jpg" if format == "jpeg" else ".png", rgb[:, :, ::-1], params)
+    if not ok:
+        raise ImageEncodingError(f"cannot encode a {rgb.shape} image as {format}")
+    return {"format": f"rgb8; {format} compressed bgr8", "data": encoded.tobytes()}
+
+
+def message_to_rgb(msg) -> np.ndarray:
+    """RGB uint8 (H, W, 3) of an Image or a CompressedImage message (anything with their fields)."""
+    if hasattr(msg, "encoding"):
+        return image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data, getattr(msg, "is_bigendian", 0))
+    return compressed_to_rgb(msg.format, msg.data)

@@ -74,6 +74,18 @@ def image_cdr(stamp_ns: int, rgb: np.ndarray, encoding: str = "rgb8") -> bytes:
     return bytes(TYPESTORE.serialize_cdr(msg, "sensor_msgs/msg/Image"))
 
 
+def compressed_image_cdr(stamp_ns: int, rgb: np.ndarray, format: str = "jpeg") -> bytes:
+    """A serialized sensor_msgs/CompressedImage of an RGB array, as image_transport's compressed plugin
+    publishes it (jpeg or png)."""
+    from actionable_models.imaging import rgb_to_compressed_fields
+
+    fields = rgb_to_compressed_fields(rgb, format)
+    msg = _T["sensor_msgs/msg/CompressedImage"](header=_header(stamp_ns, "camera_optical_frame"),
+                                                format=fields["format"],
+                                                data=np.frombuffer(fields["data"], dtype=np.uint8))
+    return bytes(TYPESTORE.serialize_cdr(msg, "sensor_msgs/msg/CompressedImage"))
+
+
 def _camera_info(stamp_ns: int, height: int, width: int) -> bytes:
     f = 0.5 * width
     msg = _T["sensor_msgs/msg/CameraInfo"](
@@ -124,7 +136,8 @@ def write_episode(root: Path, index: int, *, frames: int = 5, height: int = 16, 
     """Write episode ``index`` under ``root`` and return its ground truth.
 
     ``image_fn(step)``, ``ee_fn(step) -> (pos, yaw)``, ``cmd_fn(step) -> (pos, yaw, gripper)`` override the
-    synthetic content. Breakers: ``encoding`` (rgb8, bgr8, 16UC1), ``camera=False`` (no image messages),
+    synthetic content. Breakers: ``encoding`` (rgb8, bgr8, 16UC1; jpeg or png: a CompressedImage on the
+    compressed camera topic), ``camera=False`` (no image messages),
     ``ee_pose=False``, ``joint_states=False``, ``commands=False`` (no pose or gripper commands),
     ``drop_commands`` (steps left unanswered), ``cmd_stamp_offset_ns`` (commands stamped t + offset, like a
     teleop that does not echo the frame stamp), ``commands_per_frame`` (extra pose commands per step),
@@ -160,10 +173,14 @@ def write_episode(root: Path, index: int, *, frames: int = 5, height: int = 16, 
             writer.write(keys.JOINT_STATES, log + 10_000, _joint_state(stamp, closure))
         if camera:
             delay = 3 * period_ns // 2 if i in late else 0  # arrives after the next frame
-            writer.write(keys.IMAGE, log + 20_000 + delay, image_cdr(stamp, rgb, encoding))
+            if encoding in ("jpeg", "png"):  # compressed, on <camera>/compressed instead of the raw topic
+                writer.write(keys.IMAGE_COMPRESSED, log + 20_000 + delay, compressed_image_cdr(stamp, rgb, encoding))
+            else:
+                writer.write(keys.IMAGE, log + 20_000 + delay, image_cdr(stamp, rgb, encoding))
             writer.write(keys.CAMERA_INFO, log + 30_000, _camera_info(stamp, *rgb.shape[:2]))
             if i in dups:
-                writer.write(keys.IMAGE, log + 40_000, image_cdr(stamp, rgb, encoding))
+                writer.write(*((keys.IMAGE_COMPRESSED, log + 40_000, compressed_image_cdr(stamp, rgb, encoding))
+                               if encoding in ("jpeg", "png") else (keys.IMAGE, log + 40_000, image_cdr(stamp, rgb, encoding))))
         if cmd_fn:
             target, target_yaw, grip = cmd_fn(i)
         else:

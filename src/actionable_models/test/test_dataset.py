@@ -350,3 +350,20 @@ def test_dataset_check_of_clean_and_missing_folders(tmp_path):
     assert format_problems([]) == "no problems found"
     (problem,) = dataset_check(tmp_path / "nowhere")
     assert problem.severity == "error" and "does not exist" in problem.message
+
+
+@pytest.mark.parametrize("fmt,tolerance", [("png", 0), ("jpeg", 30)])
+def test_compressed_camera_bags_build_like_raw_ones(tmp_path, fmt, tolerance):
+    """image_transport's compressed frames (<camera>/compressed) decode into the same training arrays."""
+    smooth = lambda i: np.full((32, 32, 3), (40 + 20 * i, 120, 200), np.uint8)  # noqa: E731
+    raw, packed = tmp_path / "raw", tmp_path / "compressed"
+    write_dataset(raw, episodes=2, frames=5, height=32, width=32, image_fn=smooth)
+    write_dataset(packed, episodes=2, frames=5, height=32, width=32, image_fn=smooth, encoding=fmt)
+    config = DatasetConfig(image_size=32, cache_dir=tmp_path / "cache")
+    a, b = load_dataset(raw, config), load_dataset(packed, config)
+    for name in ("actions", "ee_pose", "gripper", "episode", "step", "is_last"):
+        assert np.array_equal(np.asarray(getattr(a, name)), np.asarray(getattr(b, name))), name
+    assert np.abs(np.asarray(a.images, int) - np.asarray(b.images, int)).max() <= tolerance
+    info = dataset_info(packed)
+    assert info["topics"][keys.IMAGE_COMPRESSED]["count"] == 10 and info["topics"][keys.IMAGE]["count"] == 0
+    assert not [p for p in dataset_check(packed) if p.severity == "error"]

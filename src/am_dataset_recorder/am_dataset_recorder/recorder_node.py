@@ -39,7 +39,7 @@ RELIABLE_DEEP = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
 # not push frames out of a 5-deep history.
 SENSOR_DEEP = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.BEST_EFFORT,
                          durability=QoSDurabilityPolicy.VOLATILE)
-SENSOR_TOPICS = (keys.IMAGE, keys.CAMERA_INFO)
+SENSOR_TOPICS = (*keys.CAMERA_TOPICS, keys.CAMERA_INFO)
 
 
 def message_class(msgtype: str) -> type:

@@ -21,13 +21,13 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Float64, String
 
 from actionable_models.data import keys
 from actionable_models.errors import ActionableModelsError
 from actionable_models.geometry import yaw_from_quat
-from actionable_models.imaging import image_to_rgb, rgb_to_image_fields
+from actionable_models.imaging import message_to_rgb, rgb_to_image_fields
 from actionable_models.policy import GoalReachingPolicy, PolicyConfig, SafetyMonitor
 from am_common.messages import LATCHED, pose_command
 from am_common.params import (ParameterError, check_choice, declare_config, declare_parameters, read_config,
@@ -42,7 +42,7 @@ class PolicyNode(Node):
     def __init__(self, node_name: str = "policy", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         p = declare_parameters(self, {"checkpoint": "", "control_rate_hz": 5.0, "trigger": "timer",
-                                      "frame_id": "base_link", "goal_image_file": ""})
+                                      "frame_id": "base_link", "goal_image_file": "", "camera_transport": "raw"})
         declare_config(self, PolicyConfig)
         refuse_unknown_parameters(self)
         self.config = read_config(self, PolicyConfig)
@@ -68,7 +68,11 @@ class PolicyNode(Node):
         self.pose_pub = self.create_publisher(PoseStamped, keys.POSE_CMD, 10)
         self.gripper_pub = self.create_publisher(Float64, keys.GRIPPER_CMD, 10)
         self.status_pub = self.create_publisher(String, "/am/policy_status", 10)
-        self.create_subscription(Image, keys.IMAGE, self._on_camera, qos_profile_sensor_data)
+        # raw: sensor_msgs/Image on /camera/image_raw; compressed: CompressedImage on /camera/image_raw/compressed
+        if check_choice("camera_transport", p["camera_transport"], ("raw", "compressed")) == "raw":
+            self.create_subscription(Image, keys.IMAGE, self._on_camera, qos_profile_sensor_data)
+        else:
+            self.create_subscription(CompressedImage, keys.IMAGE_COMPRESSED, self._on_camera, qos_profile_sensor_data)
         self.create_subscription(PoseStamped, keys.EE_POSE, self._on_pose, 10)
         self.create_subscription(Image, "/am/goal_image", self._on_goal, LATCHED)
         self.create_subscription(String, "/am/checkpoint", self._on_checkpoint, LATCHED)
@@ -82,14 +86,14 @@ class PolicyNode(Node):
                                f"{self.policy.image_size} px), trigger {self.trigger}")
 
     # ----------------------------------------------------------------------------------------- inputs
-    def _rgb(self, msg: Image, what: str) -> np.ndarray | None:
+    def _rgb(self, msg, what: str) -> np.ndarray | None:
         try:
-            return image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data)
+            return message_to_rgb(msg)
         except ActionableModelsError as exc:
             self.get_logger().error(f"ignored {what}: {exc}")
             return None
 
-    def _on_camera(self, msg: Image) -> None:
+    def _on_camera(self, msg) -> None:
         rgb = self._rgb(msg, "camera image")
         if rgb is not None:
             self.camera = (rgb, msg.header.stamp, time.monotonic())

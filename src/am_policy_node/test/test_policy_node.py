@@ -12,11 +12,11 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Float64, String
 
 from actionable_models.data.dataset import DatasetConfig
-from actionable_models.imaging import rgb_to_image_fields
+from actionable_models.imaging import rgb_to_compressed_fields, rgb_to_image_fields
 from actionable_models.learning.checkpoint import CheckpointError
 from actionable_models.learning.config import LearnerConfig
 from actionable_models.learning.trainer import TrainConfig, train
@@ -44,9 +44,11 @@ def run_dir(tmp_path_factory):
 class FakeArm:
     """Plays camera and arm: publishes frames and poses, records commands and the policy's status."""
 
-    def __init__(self, context):
+    def __init__(self, context, compressed: bool = False):
         self.node = Node("fake_arm", context=context, start_parameter_services=False)
-        self.camera = self.node.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
+        self.compressed = compressed
+        self.camera = self.node.create_publisher(CompressedImage if compressed else Image, "/camera/image_raw"
+                                                 + ("/compressed" if compressed else ""), qos_profile_sensor_data)
         self.pose = self.node.create_publisher(PoseStamped, "/arm/ee_pose", 10)
         self.goal = self.node.create_publisher(Image, "/am/goal_image", LATCHED)
         self.checkpoint = self.node.create_publisher(String, "/am/checkpoint", LATCHED)
@@ -65,7 +67,8 @@ class FakeArm:
     def publish_observation(self):
         self.frames += 1
         stamp = rclpy.time.Time(nanoseconds=self.frames * 100_000_000).to_msg()
-        image = Image(**rgb_to_image_fields(np.full((32, 32, 3), self.frames % 255, np.uint8)))
+        rgb = np.full((32, 32, 3), self.frames % 255, np.uint8)
+        image = CompressedImage(**rgb_to_compressed_fields(rgb)) if self.compressed else Image(**rgb_to_image_fields(rgb))
         image.header.stamp = stamp
         self.camera.publish(image)
         pose = PoseStamped()
@@ -81,13 +84,14 @@ def _policy(context, run_dir, **params):
     return PolicyNode(context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
 
 
-def test_goal_published_before_start_is_used_and_commands_answer_frames(context, run_dir, spin_for):
-    arm = FakeArm(context)
+@pytest.mark.parametrize("transport", ["raw", "compressed"])
+def test_goal_published_before_start_is_used_and_commands_answer_frames(context, run_dir, spin_for, transport):
+    arm = FakeArm(context, compressed=transport == "compressed")
     arm.publish_goal()  # before the policy exists: transient local keeps it
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(arm.node)
     spin_for(executor, 0.3)
-    policy = _policy(context, run_dir)
+    policy = _policy(context, run_dir, camera_transport=transport)
     executor.add_node(policy)
     try:
         spin_for(executor, 2.0, every=arm.publish_observation)

@@ -1,6 +1,8 @@
 """The sim node: the MuJoCo cell behind the topics a real arm driver and camera offer.
 
-Publishes /camera/image_raw (rgb8, sensor-data QoS), /camera/camera_info, /arm/ee_pose, /joint_states,
+Publishes /camera/image_raw (rgb8, sensor-data QoS; or, with ``image_transport`` compressed or both,
+/camera/image_raw/compressed: a jpeg or png CompressedImage as image_transport's compressed plugin sends it),
+/camera/camera_info, /arm/ee_pose, /joint_states,
 /clock and the privileged /sim/privileged_state (JSON, for scripted controllers and evaluation only).
 Subscribes /arm/cartesian_cmd (PoseStamped in the base frame) and /arm/gripper_cmd (Float64, 0 open ..
 1 closed). Service /sim/reset (std_srvs/Trigger) resets the scene from the ``seed`` and ``layout``
@@ -22,17 +24,18 @@ from rclpy.time import Time
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import CameraInfo, Image, JointState
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
 
+from actionable_models.data import keys
 from actionable_models.errors import ActionableModelsError
-from actionable_models.imaging import rgb_to_image_fields
+from actionable_models.imaging import COMPRESSED_FORMATS, rgb_to_compressed_fields, rgb_to_image_fields
 from actionable_models.sim.cell import Cell
 from actionable_models.sim.commands import check_gripper_command, check_pose_command
 from actionable_models.sim.config import CellConfig
 from am_common.messages import LATCHED, pose_stamped
-from am_common.params import (check_choice, declare_config, declare_parameters, read_config,
+from am_common.params import (ParameterError, check_choice, declare_config, declare_parameters, read_config,
                               refuse_unknown_parameters, run_node)
 
 MODES = ("realtime", "lockstep")
@@ -46,7 +49,8 @@ class SimCellNode(Node):
         declare_config(self, CellConfig)
         p = declare_parameters(self, {"mode": "realtime", "seed": 0, "frame_id": "base_link",
                                       "camera_frame_id": "shoulder_camera_optical_frame",
-                                      "lockstep_gripper_wait_s": 0.05, "publish_privileged_state": True})
+                                      "lockstep_gripper_wait_s": 0.05, "publish_privileged_state": True,
+                                      "image_transport": "raw", "compressed_format": "jpeg", "jpeg_quality": 90})
         refuse_unknown_parameters(self)
         self.config = read_config(self, CellConfig)
         self.mode = check_choice("mode", p["mode"], MODES)
@@ -54,6 +58,13 @@ class SimCellNode(Node):
         self.camera_frame_id = p["camera_frame_id"]
         self._gripper_wait = p["lockstep_gripper_wait_s"]
         self._publish_privileged = p["publish_privileged_state"]
+        # raw: sensor_msgs/Image on /camera/image_raw; compressed: CompressedImage on its /compressed topic,
+        # as image_transport's compressed plugin publishes it; both: the two.
+        self._transport = check_choice("image_transport", p["image_transport"], ("raw", "compressed", "both"))
+        self._compressed_format = check_choice("compressed_format", p["compressed_format"], COMPRESSED_FORMATS)
+        if not 1 <= p["jpeg_quality"] <= 100:
+            raise ParameterError(f"parameter jpeg_quality must be in 1..100, got {p['jpeg_quality']}")
+        self._jpeg_quality = p["jpeg_quality"]
 
         self.cell = Cell(self.config)
         self.cell.reset(self.get_parameter("seed").value, self.config.layout)
@@ -64,7 +75,8 @@ class SimCellNode(Node):
         self._gripper_timer = None  # lock-step: how long a pose command waits for its gripper command
 
         group = MutuallyExclusiveCallbackGroup()
-        self.image_pub = self.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
+        self.image_pub = self.create_publisher(Image, keys.IMAGE, qos_profile_sensor_data)
+        self.compressed_pub = self.create_publisher(CompressedImage, keys.IMAGE_COMPRESSED, qos_profile_sensor_data)
         self.info_pub = self.create_publisher(CameraInfo, "/camera/camera_info", qos_profile_sensor_data)
         self.pose_pub = self.create_publisher(PoseStamped, "/arm/ee_pose", 10)
         self.joint_pub = self.create_publisher(JointState, "/joint_states", 10)
@@ -173,9 +185,16 @@ class SimCellNode(Node):
             state.stamp_ns, state.resets = self._sim_time_ns, self._resets
             self.state_pub.publish(String(data=state.to_json()))
 
-        image = Image(**rgb_to_image_fields(frame.result()))
-        image.header.stamp, image.header.frame_id = stamp, self.camera_frame_id
-        self.image_pub.publish(image)
+        rgb = frame.result()
+        if self._transport != "compressed":
+            image = Image(**rgb_to_image_fields(rgb))
+            image.header.stamp, image.header.frame_id = stamp, self.camera_frame_id
+            self.image_pub.publish(image)
+        if self._transport != "raw":
+            fields = rgb_to_compressed_fields(rgb, self._compressed_format, self._jpeg_quality)
+            compressed = CompressedImage(format=fields["format"], data=fields["data"])
+            compressed.header.stamp, compressed.header.frame_id = stamp, self.camera_frame_id
+            self.compressed_pub.publish(compressed)
         self.info_pub.publish(self._camera_info(stamp))
 
     def _camera_info(self, stamp) -> CameraInfo:

@@ -47,7 +47,7 @@ from actionable_models.actions import ACTION_DIM, ActionSpec
 from actionable_models.data import keys
 from actionable_models.errors import ActionableModelsError, ConfigError
 from actionable_models.geometry import yaw_from_quat
-from actionable_models.imaging import ImageEncodingError, image_to_rgb, resize_for_learning
+from actionable_models.imaging import ImageEncodingError, message_to_rgb, resize_for_learning
 
 BUILDER_VERSION = 3  # bump when the arrays a bag turns into change: old caches then stop matching
 MANIFEST = "manifest.json"
@@ -320,11 +320,23 @@ def read_header(path: Path) -> BagHeader:
     return BagHeader(path, counts, custom, duration, size, files, direct)
 
 
+def camera_topic(header: BagHeader) -> str:
+    """The topic an episode's camera frames come from: the raw one when it holds frames, else compressed."""
+    if header.counts.get(keys.IMAGE) or not header.counts.get(keys.IMAGE_COMPRESSED):
+        return keys.IMAGE
+    return keys.IMAGE_COMPRESSED
+
+
+def camera_frames(header: BagHeader) -> int:
+    """How many camera messages metadata.yaml counts on the episode's camera topic."""
+    return header.counts.get(camera_topic(header), 0)
+
+
 def require_topics(header: BagHeader) -> None:
     """Raise DatasetError unless the bag has camera frames, measured poses and pose commands."""
     counts = header.counts
-    if not counts.get(keys.IMAGE):
-        raise DatasetError(header.path, f"no camera messages on {keys.IMAGE}")
+    if not camera_frames(header):
+        raise DatasetError(header.path, f"no camera messages on {keys.IMAGE} or {keys.IMAGE_COMPRESSED}")
     if not counts.get(keys.POSE_CMD):
         raise DatasetError(header.path, f"no pose commands on {keys.POSE_CMD}: no actions to learn from")
     if not counts.get(keys.EE_POSE):
@@ -359,12 +371,12 @@ class EpisodeStreams:
     grip: list[float] = field(default_factory=list)
 
 
-_READ_TOPICS = (keys.IMAGE, keys.EE_POSE, keys.JOINT_STATES, keys.POSE_CMD, keys.GRIPPER_CMD)
+_READ_TOPICS = (keys.EE_POSE, keys.JOINT_STATES, keys.POSE_CMD, keys.GRIPPER_CMD)  # and the camera topic
 
 
-def _messages(reader: Reader, path: Path) -> Iterator[tuple[str, int, object]]:
-    """(topic, log time, deserialized message) of the dataset's topics, in log-time order."""
-    conns = [c for c in reader.connections if c.topic in _READ_TOPICS]
+def _messages(reader: Reader, path: Path, topics: tuple[str, ...]) -> Iterator[tuple[str, int, object]]:
+    """(topic, log time, deserialized message) of ``topics``, in log-time order."""
+    conns = [c for c in reader.connections if c.topic in topics]
     if not conns:
         return
     stream = reader.messages(connections=conns)
@@ -424,19 +436,21 @@ def read_traffic(header: BagHeader) -> dict[str, TopicTraffic]:
 def read_streams(header: BagHeader, on_frame: Callable[[int, object], None] | None = None) -> EpisodeStreams:
     """Read a bag's camera stamps, poses, joint states and commands.
 
-    ``on_frame(index, image_msg)`` is called for each new (non-duplicate) camera frame in receive order;
-    it may raise DatasetError. Corrupt data raises DatasetError naming the bag.
+    ``on_frame(index, image_msg)`` is called for each new (non-duplicate) camera frame in receive order,
+    an Image or a CompressedImage (:func:`camera_topic`); it may raise DatasetError. Corrupt data raises
+    DatasetError naming the bag.
     """
     path = header.path
     s = EpisodeStreams()
     seen: set[int] = set()
-    read = dict.fromkeys(_READ_TOPICS, 0)
+    camera = camera_topic(header)
+    read = dict.fromkeys((camera, *_READ_TOPICS), 0)
     try:
         # rosbags' directory reader re-parses metadata.yaml with a slow pure-Python YAML parser (tens of ms)
         with Reader(header.files[0] if header.direct else path) as reader:
-            for topic, log, msg in _messages(reader, path):
+            for topic, log, msg in _messages(reader, path, tuple(read)):
                 read[topic] += 1
-                if topic == keys.IMAGE:
+                if topic == camera:
                     stamp = _stamp_ns(msg.header)
                     if stamp in seen:
                         s.duplicates += 1
@@ -583,21 +597,21 @@ def episode_arrays(path: Path, s: EpisodeStreams, a: Alignment, spec: ActionSpec
 def _write_episode(header: BagHeader, arrays: dict[str, np.ndarray], offset: int, index: int,
                    config: DatasetConfig) -> int:
     """Write one episode's steps at ``offset``; returns the number of steps."""
-    path, capacity = header.path, header.counts[keys.IMAGE]  # metadata.yaml's count reserved the rows
+    path, capacity = header.path, camera_frames(header)  # metadata.yaml's count reserved the rows
     images = arrays["images"]
 
     def on_frame(i: int, msg) -> None:
         if i >= capacity:
-            raise DatasetError(path, f"more {keys.IMAGE} messages than the {capacity} metadata.yaml counts")
+            raise DatasetError(path, f"more {camera_topic(header)} messages than the {capacity} metadata.yaml counts")
         try:
-            rgb = image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data, msg.is_bigendian)
+            rgb = message_to_rgb(msg)
         except ImageEncodingError as exc:
             raise DatasetError(path, f"camera frame stamped {_stamp_ns(msg.header)} ns: {exc}") from exc
         images[offset + i] = resize_for_learning(rgb, config.image_size)
 
     streams = read_streams(header, on_frame)
     if not streams.frame_stamp:
-        raise DatasetError(path, f"no camera messages on {keys.IMAGE}")
+        raise DatasetError(path, f"no camera messages on {camera_topic(header)}")
     a = align(streams)
     ee, actions, gripper = episode_arrays(path, streams, a, config.action_spec)
     n = len(a.stamps)
@@ -643,7 +657,7 @@ def _build_into(out: Path, folder: Path, episodes: list[Path], key: str, config:
             headers.append(header)
         except DatasetError as exc:
             bad(exc, episode)
-    capacity = sum(h.counts[keys.IMAGE] for h in headers)
+    capacity = sum(camera_frames(h) for h in headers)
     if capacity == 0:
         raise DatasetError(folder, "empty dataset: every episode was skipped: "
                                    + "; ".join(f"{name}: {problem}" for name, problem in skipped))

@@ -18,12 +18,13 @@ from actionable_models.data import keys
 from actionable_models.data.dataset import (
     DatasetError,
     align,
+    camera_frames,
     find_episodes,
     read_header,
     read_streams,
     read_traffic,
 )
-from actionable_models.imaging import ImageEncodingError, image_to_rgb
+from actionable_models.imaging import ImageEncodingError, message_to_rgb
 
 GAP_FACTOR = 3.0  # a camera interval this many times the median one is a gap
 # Metadata keys unique to each episode: not worth a per-value count.
@@ -105,7 +106,7 @@ def dataset_info(folder: Path | str) -> dict:
         "episodes": len(bags),
         "steps": sum(b["steps"] for b in bags),
         "duration_s": seconds,
-        "stamp_duration_s": stamped_span_ns.get(keys.IMAGE, 0) / 1e9,
+        "stamp_duration_s": max(stamped_span_ns.get(t, 0) for t in keys.CAMERA_TOPICS) / 1e9,
         "size_mb": size / _MB,
         "topics": topics,
         "largest_gaps": sorted(gaps, key=lambda g: -g["gap_s"])[:5],
@@ -126,22 +127,25 @@ def _check_episode(path: Path) -> list[Problem]:
         header = read_header(path)
     except DatasetError as exc:
         return [Problem(exc.path, "error", exc.problem)]
+    if not camera_frames(header):
+        add("error", f"missing required topic {keys.IMAGE} (no messages, nor on {keys.IMAGE_COMPRESSED})")
     for topic in keys.REQUIRED_TOPICS:
         if not header.counts.get(topic):
             add("error", f"missing required topic {topic} (no messages)")
     for topic in keys.RECORDED_TOPICS:
-        if topic not in keys.REQUIRED_TOPICS and not header.counts.get(topic):
+        if topic not in (*keys.REQUIRED_TOPICS, *keys.CAMERA_TOPICS) and not header.counts.get(topic):
             add("warning", f"no messages on {topic}")
 
-    encodings: dict[str, str] = {}  # each distinct encoding is decoded once
+    encodings: dict[str, str] = {}  # each distinct encoding (or compressed format) is decoded once
 
     def on_frame(_: int, msg) -> None:
-        if msg.encoding not in encodings:
+        encoding = getattr(msg, "encoding", None) or getattr(msg, "format", "")
+        if encoding not in encodings:
             try:
-                image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data, msg.is_bigendian)
-                encodings[msg.encoding] = ""
+                message_to_rgb(msg)
+                encodings[encoding] = ""
             except ImageEncodingError as exc:
-                encodings[msg.encoding] = str(exc)
+                encodings[encoding] = str(exc)
                 add("error", f"camera frames: {exc}")
 
     try:

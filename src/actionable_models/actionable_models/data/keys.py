@@ -6,6 +6,7 @@ Recorder, dataset and learner import these names; nothing else writes them out.
 from __future__ import annotations
 
 IMAGE = "/camera/image_raw"
+IMAGE_COMPRESSED = IMAGE + "/compressed"  # image_transport's compressed plugin: <base topic>/compressed
 CAMERA_INFO = "/camera/camera_info"
 EE_POSE = "/arm/ee_pose"
 JOINT_STATES = "/joint_states"
@@ -16,14 +17,17 @@ EPISODE_EVENTS = "/am/episode"
 # What an episode bag holds: topic -> ROS 2 message type.
 RECORDED_TOPICS: dict[str, str] = {
     IMAGE: "sensor_msgs/msg/Image",
+    IMAGE_COMPRESSED: "sensor_msgs/msg/CompressedImage",
     CAMERA_INFO: "sensor_msgs/msg/CameraInfo",
     EE_POSE: "geometry_msgs/msg/PoseStamped",
     JOINT_STATES: "sensor_msgs/msg/JointState",
     POSE_CMD: "geometry_msgs/msg/PoseStamped",
     GRIPPER_CMD: "std_msgs/msg/Float64",
 }
-# Topics a usable episode cannot do without.
-REQUIRED_TOPICS = (IMAGE, EE_POSE, POSE_CMD)
+# The camera, raw or compressed: an episode needs one of them (raw is read when both hold frames).
+CAMERA_TOPICS = (IMAGE, IMAGE_COMPRESSED)
+# Topics a usable episode cannot do without, besides a camera topic.
+REQUIRED_TOPICS = (EE_POSE, POSE_CMD)
 
 # Episode metadata, stored as strings in the bag's custom data (metadata.yaml, rosbag2 format 9).
 META_PREFIX = "am."

@@ -30,9 +30,9 @@ import numpy as np
 from actionable_models.actions import ActionSpec
 from actionable_models.data import keys
 from actionable_models.data.dataset import (_ARRAYS, BUILDER_VERSION, MANIFEST, DatasetConfig, DatasetError, _stamp_ns,
-                                            align, episode_arrays, find_episodes, read_header, read_streams,
-                                            require_topics)
-from actionable_models.imaging import ImageEncodingError, image_to_rgb, resize_for_learning
+                                            align, camera_topic, episode_arrays, find_episodes, read_header,
+                                            read_streams, require_topics)
+from actionable_models.imaging import ImageEncodingError, message_to_rgb, resize_for_learning
 
 CODEBASE_VERSION = "v3.0"
 CAMERA = "observation.images.camera"
@@ -90,13 +90,13 @@ def _read_episode(path: Path, spec: ActionSpec) -> tuple[list[np.ndarray], np.nd
 
     def on_frame(_i: int, msg) -> None:
         try:
-            frames.append(image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data, msg.is_bigendian))
+            frames.append(message_to_rgb(msg))
         except ImageEncodingError as exc:
             raise DatasetError(path, f"camera frame stamped {_stamp_ns(msg.header)} ns: {exc}") from exc
 
     streams = read_streams(header, on_frame)
     if not frames:
-        raise DatasetError(path, f"no camera messages on {keys.IMAGE}")
+        raise DatasetError(path, f"no camera messages on {camera_topic(header)}")
     a = align(streams)
     ee, actions, gripper = episode_arrays(path, streams, a, spec)
     state = np.concatenate([ee, gripper[:, None]], axis=1).astype(np.float32)
