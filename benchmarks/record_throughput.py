@@ -27,6 +27,14 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+# Both ends use the project's Fast DDS profile (config/fastdds_large_frames.xml), as `am` and the launch files
+# do, unless --no-dds-profile (Fast DDS defaults) or the environment names another profile.
+if "--no-dds-profile" not in sys.argv:
+    os.environ.setdefault("FASTRTPS_DEFAULT_PROFILES_FILE",
+                          str(Path(__file__).resolve().parents[1] / "config" / "fastdds_large_frames.xml"))
+else:
+    os.environ.pop("FASTRTPS_DEFAULT_PROFILES_FILE", None)
+    os.environ["AM_NO_DDS_PROFILE"] = "1"
 os.environ.setdefault("ROS_DOMAIN_ID", str(150 + os.getpid() % 50))
 
 import numpy as np  # noqa: E402
@@ -86,6 +94,8 @@ def main() -> None:
     parser.add_argument("--compressed", choices=("jpeg", "png"), default=None,
                         help="publish CompressedImage on /camera/image_raw/compressed instead of raw rgb8")
     parser.add_argument("--hogs", type=int, default=0, help="busy-looping processes to run beside (default 0)")
+    parser.add_argument("--no-dds-profile", action="store_true",
+                        help="Fast DDS defaults (512 KiB shared-memory segment) instead of config/fastdds_large_frames.xml")
     args = parser.parse_args()
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)]
 
@@ -165,7 +175,7 @@ def main() -> None:
         written = sum(c.msgcount for c in reader.connections if c.topic == topic)
     size_mb = sum(f.stat().st_size for f in bag.iterdir()) / 1e6
     transports = os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "DEFAULT")
-    profile = os.environ.get("FASTRTPS_DEFAULT_PROFILES_FILE") or os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE")
+    profile = os.environ.get("FASTRTPS_DEFAULT_PROFILES_FILE")
     kind = f"{args.compressed} CompressedImage ({len(frame.data) / 1e3:.0f} kB)" if args.compressed else "rgb8"
     print(f"camera {args.width}x{args.height} {kind} at {args.rate:g} Hz for {wall:.1f} s, {reliability} QoS, "
           f"Fast DDS transports {transports}, profile {profile or 'none'} ({os.cpu_count()} CPUs, recorder in its "

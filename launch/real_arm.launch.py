@@ -12,8 +12,8 @@ reach_goal.launch.py sim:=false, or the recorder and `ros2 run am_real_arm key_t
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
@@ -21,6 +21,12 @@ from launch_ros.substitutions import FindPackageShare
 def generate_launch_description() -> LaunchDescription:
     config = LaunchConfiguration("config")
     return LaunchDescription([
+        # Fast DDS profile for large camera frames (docs/data.md), unless the environment names another
+        DeclareLaunchArgument("dds_profile", default_value=EnvironmentVariable(
+            "FASTRTPS_DEFAULT_PROFILES_FILE",
+            default_value=PathJoinSubstitution([FindPackageShare("am_bringup"), "config", "fastdds_large_frames.xml"])),
+            description="Fast DDS XML profile file for every node"),
+        SetEnvironmentVariable("FASTRTPS_DEFAULT_PROFILES_FILE", LaunchConfiguration("dds_profile")),
         DeclareLaunchArgument(
             "config",
             default_value=PathJoinSubstitution([FindPackageShare("am_bringup"), "config", "real_arm.yaml"]),

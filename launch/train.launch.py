@@ -9,8 +9,8 @@ without ROS (and under torchrun on several GPUs or nodes).
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
@@ -18,6 +18,12 @@ from launch_ros.substitutions import FindPackageShare
 def generate_launch_description() -> LaunchDescription:
     config = LaunchConfiguration("config")
     return LaunchDescription([
+        # Fast DDS profile for large camera frames (docs/data.md), unless the environment names another
+        DeclareLaunchArgument("dds_profile", default_value=EnvironmentVariable(
+            "FASTRTPS_DEFAULT_PROFILES_FILE",
+            default_value=PathJoinSubstitution([FindPackageShare("am_bringup"), "config", "fastdds_large_frames.xml"])),
+            description="Fast DDS XML profile file for every node"),
+        SetEnvironmentVariable("FASTRTPS_DEFAULT_PROFILES_FILE", LaunchConfiguration("dds_profile")),
         DeclareLaunchArgument(
             "config",
             default_value=PathJoinSubstitution([FindPackageShare("am_bringup"), "config", "train.yaml"]),

@@ -23,7 +23,7 @@ setup(
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
         ("share/" + package_name + "/launch", shared("launch", "*.launch.py")),
-        ("share/" + package_name + "/config", shared("config", "*.yaml")),
+        ("share/" + package_name + "/config", shared("config", "*.yaml") + shared("config", "*.xml")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

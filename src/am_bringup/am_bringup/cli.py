@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from actionable_models.errors import ActionableModelsError
-from am_bringup.configs import ConfigFileError, available_configs, find_config
+from am_bringup.configs import ConfigFileError, available_configs, find_config, use_dds_profile
 
 
 def parse_overrides(items: list[str], base: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
@@ -527,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg_p = sub.add_parser("configs", help="list the configurations `am run` knows")
     cfg_p.set_defaults(func=lambda _args: print("\n".join(available_configs())) or 0)
     args = parser.parse_args(argv)
+    use_dds_profile()  # large camera frames over shared memory without loss (docs/data.md), before any node
     try:
         return args.func(args)
     except BrokenPipeError:  # `am dataset info ... | head`: the reader left; not an error of ours

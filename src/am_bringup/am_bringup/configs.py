@@ -68,3 +68,23 @@ def read_node_params(path: Path) -> dict[str, dict]:
             raise ConfigFileError(f"{path}: entry {node!r} has no 'ros__parameters' mapping")
         nodes[str(node)] = body["ros__parameters"] or {}
     return nodes
+
+
+DDS_PROFILE = "fastdds_large_frames.xml"
+DDS_PROFILE_VARIABLE = "FASTRTPS_DEFAULT_PROFILES_FILE"  # Fast DDS 2.x (ROS 2 Jazzy) reads this one
+
+
+def use_dds_profile() -> str | None:
+    """Point Fast DDS at config/fastdds_large_frames.xml for this process and its children, unless the
+    environment already names a profile file; returns the file in use. Call before the first rclpy node."""
+    import os
+
+    if os.environ.get(DDS_PROFILE_VARIABLE):
+        return os.environ[DDS_PROFILE_VARIABLE]
+    if os.environ.get("AM_NO_DDS_PROFILE"):  # Fast DDS defaults, on purpose (benchmarks compare them)
+        return None
+    for folder in config_dirs():
+        if (folder / DDS_PROFILE).is_file():
+            os.environ[DDS_PROFILE_VARIABLE] = str(folder / DDS_PROFILE)
+            return os.environ[DDS_PROFILE_VARIABLE]
+    return None

@@ -274,3 +274,25 @@ def test_main_pipeline_runs_end_to_end_at_a_tiny_budget(tmp_path):
     other = _am("main", "--out", str(out), "--episodes", "3", "--steps", "10", timeout=60)
     assert other.returncode == 2 and "--fresh" in other.stderr and "episodes 2 -> 3" in other.stderr, other.stderr
     assert "Traceback" not in other.stderr and "1/3 collect" not in other.stdout
+
+
+def test_am_and_launch_files_use_the_fast_dds_profile_for_large_frames(monkeypatch):
+    import xml.etree.ElementTree as ET
+
+    from am_bringup.configs import DDS_PROFILE_VARIABLE, use_dds_profile
+
+    profile = REPO / "config" / "fastdds_large_frames.xml"
+    ns = {"dds": "http://www.eprosima.com"}
+    root = ET.parse(profile).getroot()
+    shm = [t for t in root.iterfind(".//dds:transport_descriptor", ns) if t.findtext("dds:type", namespaces=ns) == "SHM"]
+    assert int(shm[0].findtext("dds:segment_size", namespaces=ns)) >= 8 * 640 * 480 * 3  # several VGA frames
+    participant = root.find(".//dds:participant", ns)
+    assert participant.get("is_default_profile") == "true"
+    assert participant.findtext("dds:rtps/dds:useBuiltinTransports", namespaces=ns) == "false"
+    monkeypatch.delenv(DDS_PROFILE_VARIABLE, raising=False)
+    monkeypatch.delenv("AM_NO_DDS_PROFILE", raising=False)
+    assert use_dds_profile() == str(profile) and os.environ[DDS_PROFILE_VARIABLE] == str(profile)
+    monkeypatch.setenv(DDS_PROFILE_VARIABLE, "/etc/my_profile.xml")
+    assert use_dds_profile() == "/etc/my_profile.xml"  # a user's own profile wins
+    for launch in (REPO / "launch").glob("*.launch.py"):
+        assert 'SetEnvironmentVariable("FASTRTPS_DEFAULT_PROFILES_FILE"' in launch.read_text(), launch
