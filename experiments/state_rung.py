@@ -274,6 +274,34 @@ def report(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def object_height_probe(q: VectorLateFusionQ, learner: LearnerConfig, obs: np.ndarray, episode: np.ndarray,
+                        mean: np.ndarray, std: np.ndarray, frames: int = 200, seed: int = 0) -> dict:
+    """Does Q read an object's height? For held-out frames g where an object is lifted (z > 0.10 m), max_a
+    Q(g, a, g) against max_a Q(s, a, g) with s = g but that object put back at its lowest height in the
+    episode, all else equal. A Q-function that reads the object gives the second a clearly lower value."""
+    n_objects = (obs.shape[1] - 5) // 7
+    z = np.stack([obs[:, 5 + 7 * i + 2] for i in range(n_objects)], axis=1)
+    lifted = np.argwhere(z > 0.10)
+    if not len(lifted):
+        return {"frames": 0}
+    pick = lifted[np.random.default_rng(seed).choice(len(lifted), size=min(frames, len(lifted)), replace=False)]
+    goal = obs[pick[:, 0]].copy()
+    put_down = goal.copy()
+    for row, (frame, obj) in enumerate(pick):
+        put_down[row, 5 + 7 * obj + 2] = z[episode == episode[frame], obj].min()
+
+    def best(states: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            embedding = q.embed(torch.as_tensor((states - mean) / std), torch.as_tensor((goal - mean) / std))
+            _, logit = cem_maximize(lambda a: q.score(embedding, a), len(states), learner.action_dim,
+                                    learner.cem_iterations, learner.cem_samples, learner.cem_elites,
+                                    generator=torch.Generator().manual_seed(seed), binary_dims=learner.binary_dims)
+        return torch.sigmoid(logit).numpy()
+
+    at_goal, without = best(goal), best(put_down)
+    return {"frames": len(pick), "q_at_goal": float(at_goal.mean()), "q_object_put_down": float(without.mean())}
+
+
 # What a run's config meant by a field it does not name: the behaviour before the field existed.
 LEGACY_LEARNER = {"binary_gripper_terminate": False, "chain_bootstrap": "max"}
 
@@ -282,14 +310,14 @@ def runs_table(runs: list[Path]) -> str:
     """Markdown: one row per evaluated run (its settings against the defaults, updates, success per task
     with 95 % Wilson intervals, and Q of held-out data and swapped goals at k = 8 when diagnosed)."""
     defaults = asdict(LearnerConfig())
-    tasks = None
+    evaluated = {t for run in runs for t in summarize(json.loads((run / "eval.json").read_text()))}
+    tasks = [t for t in TASKS if t in evaluated]  # a run not evaluated on a task shows "-"
     lines = []
     for run in runs:
         info = json.loads((run / "config.json").read_text())
         info["learner"] = {**LEGACY_LEARNER, **info["learner"]}
         rows = json.loads((run / "eval.json").read_text())
         summary = summarize(rows)
-        tasks = tasks or list(summary)
         learner = info["learner"]
         ignored = {"batch_size"}  # and the settings of terms the run does not use
         if not learner["use_chaining"] or learner["method"] == "gcbc":
@@ -298,10 +326,13 @@ def runs_table(runs: list[Path]) -> str:
             ignored |= {"negative_temperature", "use_chaining"}
         changed = {k: v for k, v in learner.items() if v != defaults[k] and k not in ignored}
         setting = ", ".join(f"{k}={v}" for k, v in changed.items()) or "defaults"
+        if info.get("goal_difference"):
+            setting = ("goal_difference, " + setting) if setting != "defaults" else "goal_difference"
         if info.get("policy") == "gcbc_mle":
             setting = "explicit policy by maximum likelihood (gc_policy.py), uniform future goals"
-        cells = [f"{s['successes']}/{s['trials']} ({s['ci95'][0]:.2f}-{s['ci95'][1]:.2f})"
-                 for s in (summary[t] for t in tasks)]
+        data = Path(info.get("data", "?")).stem
+        cells = [f"{s['successes']}/{s['trials']} ({s['ci95'][0]:.2f}-{s['ci95'][1]:.2f})" if s else "-"
+                 for s in (summary.get(t) for t in tasks)]
         q8 = "-"
         diag = run / "diagnostics.md"
         if diag.is_file():
@@ -309,11 +340,11 @@ def runs_table(runs: list[Path]) -> str:
                 parts = [p.strip() for p in line.strip("|").split("|")]
                 if parts and parts[0] == "8":
                     q8 = f"{parts[2]} / {parts[4]}"
-        lines.append(f"| {run.name} | {setting} | {info['updates']} x {info['learner']['batch_size']} | "
+        lines.append(f"| {run.name} | {data} | {setting} | {info['updates']} x {info['learner']['batch_size']} | "
                      + " | ".join(cells) + f" | {q8} |")
-    head = ("| run | settings (not default) | updates x batch | " + " | ".join(tasks or []) +
+    head = ("| run | data | settings (not default) | updates x batch | " + " | ".join(tasks or []) +
             " | Q(data) / Q(swapped) at k=8 |")
-    return "\n".join([head, "|" + "---|" * (len(tasks or []) + 4)] + lines) + "\n"
+    return "\n".join([head, "|" + "---|" * (len(tasks or []) + 5)] + lines) + "\n"
 
 
 def _learner_overrides(text: str) -> dict:
@@ -381,7 +412,13 @@ def main(argv: list[str] | None = None) -> int:
         with np.load(args.data) as held:
             data = Transitions((held["obs"] - mean) / std, held["actions"], held["episode"], held["is_last"])
         rows = diagnose(q, learner, data)
+        with np.load(args.data) as held:
+            probe = object_height_probe(q, learner, held["obs"], held["episode"], mean, std)
         table = format_rows(rows)
+        if probe["frames"]:
+            table += (f"\nObject-height probe ({probe['frames']} held-out frames with an object lifted): max Q at "
+                      f"the goal state {probe['q_at_goal']:.3f}, with the object put back on the table (all else "
+                      f"equal) {probe['q_object_put_down']:.3f}\n")
         (args.run / "diagnostics.md").write_text(table)
         plot_rows(rows, args.run / "diagnostics.png", title=f"state rung {args.run.name} on {args.data.name}")
         print(table, end="")
