@@ -165,31 +165,6 @@ def train_mle_policy(data_path: Path, out: Path, learner: LearnerConfig, updates
     return {"loss/nll": loss.item()}
 
 
-class MLEPolicy:
-    """The GCBC baseline's policy with the StatePolicy interface: the mode of pi(a | s, g)."""
-
-    def __init__(self, run: Path) -> None:
-        info = json.loads((run / "config.json").read_text())
-        learner = LearnerConfig(**info["learner"])
-        self.net = GoalConditionedPolicy(info["state_dim"], learner.action_dim, learner.motion_dims,
-                                         learner.embed_dim)
-        self.net.load_state_dict(torch.load(run / "policy.pt"))
-        norm = np.load(run / "norm.npz")
-        self.mean, self.std = norm["mean"], norm["std"]
-        self.spec = ActionSpec()
-        self.goal: torch.Tensor | None = None
-
-    def _tensor(self, state: SceneState) -> torch.Tensor:
-        return torch.as_tensor((state_vector(state) - self.mean) / self.std).unsqueeze(0)
-
-    def set_goal(self, state: SceneState) -> None:
-        self.goal = self._tensor(state)
-
-    def decide(self, state: SceneState) -> tuple[np.ndarray, float, float, bool]:
-        action = self.net.act(self._tensor(state), self.goal)[0].numpy()
-        return self.spec.to_command(action, state.ee_pos, state.ee_yaw)
-
-
 def load_run(run: Path) -> tuple[VectorLateFusionQ, LearnerConfig, np.ndarray, np.ndarray]:
     """The trained network, its config and the state normalisation of a run folder."""
     info = json.loads((run / "config.json").read_text())
@@ -201,13 +176,11 @@ def load_run(run: Path) -> tuple[VectorLateFusionQ, LearnerConfig, np.ndarray, n
 
 
 # --------------------------------------------------------------------------------------------- evaluate
-class StatePolicy:
-    """argmax_a Q(s, a, g) by CEM over state vectors, as GoalReachingPolicy does over images."""
+class _StateGoalPolicy:
+    """What the state policies share: standardised state vectors and the goal they are driven toward."""
 
-    def __init__(self, q: VectorLateFusionQ, learner: LearnerConfig, mean: np.ndarray, std: np.ndarray,
-                 seed: int = 0) -> None:
-        self.q, self.learner, self.mean, self.std = q, learner, mean, std
-        self.generator = torch.Generator().manual_seed(seed)
+    def __init__(self, mean: np.ndarray, std: np.ndarray) -> None:
+        self.mean, self.std = mean, std
         self.spec = ActionSpec()
         self.goal: torch.Tensor | None = None
 
@@ -216,6 +189,16 @@ class StatePolicy:
 
     def set_goal(self, state: SceneState) -> None:
         self.goal = self._tensor(state)
+
+
+class StatePolicy(_StateGoalPolicy):
+    """argmax_a Q(s, a, g) by CEM over state vectors, as GoalReachingPolicy does over images."""
+
+    def __init__(self, q: VectorLateFusionQ, learner: LearnerConfig, mean: np.ndarray, std: np.ndarray,
+                 seed: int = 0) -> None:
+        super().__init__(mean, std)
+        self.q, self.learner = q, learner
+        self.generator = torch.Generator().manual_seed(seed)
 
     @torch.inference_mode()
     def decide(self, state: SceneState) -> tuple[np.ndarray, float, float, bool]:
@@ -226,6 +209,23 @@ class StatePolicy:
                                  lc.cem_samples, lc.cem_elites, generator=self.generator,
                                  binary_dims=lc.binary_dims)
         return self.spec.to_command(action[0].numpy(), state.ee_pos, state.ee_yaw)
+
+
+class MLEPolicy(_StateGoalPolicy):
+    """The GCBC baseline's policy with the StatePolicy interface: the mode of pi(a | s, g)."""
+
+    def __init__(self, run: Path) -> None:
+        info = json.loads((run / "config.json").read_text())
+        learner = LearnerConfig(**info["learner"])
+        norm = np.load(run / "norm.npz")
+        super().__init__(norm["mean"], norm["std"])
+        self.net = GoalConditionedPolicy(info["state_dim"], learner.action_dim, learner.motion_dims,
+                                         learner.embed_dim)
+        self.net.load_state_dict(torch.load(run / "policy.pt"))
+
+    def decide(self, state: SceneState) -> tuple[np.ndarray, float, float, bool]:
+        action = self.net.act(self._tensor(state), self.goal)[0].numpy()
+        return self.spec.to_command(action, state.ee_pos, state.ee_yaw)
 
 
 def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = 100000,

@@ -156,4 +156,13 @@ def test_state_rung_collects_trains_evaluates_and_tabulates(tmp_path, capsys):
     capsys.readouterr()
     assert state_rung.main(["table", str(run)]) == 0
     row = capsys.readouterr().out.splitlines()[-1]
-    assert row.startswith("| run | defaults | 3 x 8 | 0/1 (") or row.startswith("| run | defaults | 3 x 8 | 1/1 (")
+    assert row.startswith("| run | play | defaults | 3 x 8 | 0/1 (") or row.startswith("| run | play | defaults | 3 x 8 | 1/1 (")
+    # the explicit GCBC baseline trains, evaluates and tabulates the same way
+    mle = tmp_path / "mle"
+    assert state_rung.main(["train", "--data", str(data), "--variant", "gcbc_mle", "--updates", "3",
+                            "--batch-size", "8", "--out", str(mle)]) == 0
+    assert state_rung.main(["evaluate", "--run", str(mle), "--goals", "1", "--max-steps", "2",
+                            "--tasks", "reaching"]) == 0
+    capsys.readouterr()
+    assert state_rung.main(["table", str(run), str(mle)]) == 0
+    assert "| mle | play | explicit policy by maximum likelihood" in capsys.readouterr().out
