@@ -97,6 +97,10 @@ class Spinner:
         self.thread.join(timeout=2.0)
 
 
+
+# What a raw camera publishes: every recorded topic but the compressed camera (recorded, here empty).
+RAW_CAMERA_TOPICS = [t for t in keys.RECORDED_TOPICS if t != keys.IMAGE_COMPRESSED]
+
 def wait_for(predicate, timeout=10.0, what="condition"):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -143,7 +147,7 @@ def test_episode_events_make_one_complete_bag_per_episode(context, tmp_path):
     for episode, bag in enumerate(bags):
         assert not (bag / keys.RECORDING_MARKER).exists()
         messages = read_bag(bag)
-        assert {t: len(m) for t, m in messages.items()} == {t: 8 for t in keys.RECORDED_TOPICS}
+        assert {t: len(m) for t, m in messages.items()} == {t: 8 for t in RAW_CAMERA_TOPICS}
         assert messages[keys.IMAGE][0].encoding == "rgb8"
         stamps = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in messages[keys.IMAGE]]
         assert stamps == sorted(stamps) and len(set(stamps)) == 8
@@ -179,7 +183,7 @@ def test_bag_layout_matches_rosbag2_jazzy_and_mcap_decodes_independently(context
     # The fields ros2 bag (Jazzy, rosbag2 format 9) reads.
     assert info["version"] == 9 and info["storage_identifier"] == "mcap"
     assert info["relative_file_paths"] == ["episode_000000.mcap"]
-    assert info["message_count"] == 5 * len(keys.RECORDED_TOPICS)
+    assert info["message_count"] == 5 * len(RAW_CAMERA_TOPICS)
     assert {"starting_time", "duration", "files", "custom_data", "topics_with_message_count"} <= set(info)
     assert info["files"][0]["path"] == "episode_000000.mcap"
     for entry in info["topics_with_message_count"]:
@@ -197,7 +201,7 @@ def test_bag_layout_matches_rosbag2_jazzy_and_mcap_decodes_independently(context
         reader = make_reader(f, decoder_factories=[DecoderFactory()])
         for _schema, channel, _message, ros_msg in reader.iter_decoded_messages():
             decoded.setdefault(channel.topic, []).append(ros_msg)
-    assert {t: len(m) for t, m in decoded.items()} == {t: 5 for t in keys.RECORDED_TOPICS}
+    assert {t: len(m) for t, m in decoded.items()} == {t: 5 for t in RAW_CAMERA_TOPICS}
     assert decoded[keys.POSE_CMD][2].pose.position.x == pytest.approx(0.43)
     assert bytes(decoded[keys.IMAGE][3].data) == bytes([3]) * 72
 
