@@ -229,13 +229,14 @@ class MLEPolicy(_StateGoalPolicy):
 
 
 def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = 100000,
-             tasks: tuple[str, ...] = TASKS) -> list[dict]:
-    """Roll the state policy out toward ``goals`` generated goals per task; result rows as evaluation.py's."""
+             tasks: tuple[str, ...] = TASKS, cem: dict | None = None) -> list[dict]:
+    """Roll the state policy out toward ``goals`` generated goals per task; result rows as evaluation.py's.
+    ``cem``: LearnerConfig overrides of the policy's CEM (cem_iterations, cem_samples, cem_elites)."""
     if json.loads((run / "config.json").read_text()).get("policy") == "gcbc_mle":
         policy = MLEPolicy(run)
     else:
         q, learner, mean, std = load_run(run)
-        policy = StatePolicy(q, learner, mean, std)
+        policy = StatePolicy(q, LearnerConfig(**{**asdict(learner), **(cem or {})}), mean, std)
     cell = Cell(CellConfig(image_width=32, image_height=32))
     rows = []
     try:
@@ -385,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--goals", type=int, default=30)
     e.add_argument("--max-steps", type=int, default=50)
     e.add_argument("--tasks", default=",".join(TASKS))
+    e.add_argument("--cem", default="", help="the policy's CEM, e.g. cem_iterations=5,cem_samples=256,cem_elites=16")
+    e.add_argument("--name", default="eval", help="results file RUN/NAME.json (default eval.json)")
     d = sub.add_parser("diagnose", help="the Q diagnostics table on held-out episodes (other seeds)")
     d.add_argument("--run", type=Path, required=True)
     d.add_argument("--data", type=Path, required=True)
@@ -423,8 +426,9 @@ def main(argv: list[str] | None = None) -> int:
         plot_rows(rows, args.run / "diagnostics.png", title=f"state rung {args.run.name} on {args.data.name}")
         print(table, end="")
     else:
-        rows = evaluate(args.run, args.goals, args.max_steps, tasks=tuple(args.tasks.split(",")))
-        (args.run / "eval.json").write_text(json.dumps(rows, indent=1))
+        rows = evaluate(args.run, args.goals, args.max_steps, tasks=tuple(args.tasks.split(",")),
+                        cem=_learner_overrides(args.cem))
+        (args.run / f"{args.name}.json").write_text(json.dumps(rows, indent=1))
         print(report(rows))
     return 0
 

@@ -66,7 +66,7 @@ def test_targets_reaching_bootstrapped_and_chained_are_exact(monkeypatch):
     objective, config = _objective(gamma=0.9)
     next_values = torch.tensor([0.2, 0.5, 0.8, 0.4])
     monkeypatch.setattr(objective, "max_next_q",
-                        lambda next_obs, goal, next_action=None, logged_only=None: next_values)
+                        lambda next_obs, goal, next_action=None, logged_only=None, needed=None: next_values)
     batch = {"next_obs": torch.zeros(4, 3, 16, 16, dtype=torch.uint8), "goal": torch.zeros(4, 3, 16, 16,
                                                                                           dtype=torch.uint8),
              "reached": torch.tensor([True, False, False, False]), "chained": torch.tensor([False, False, True, True])}
@@ -76,6 +76,27 @@ def test_targets_reaching_bootstrapped_and_chained_are_exact(monkeypatch):
     assert targets.tolist() == pytest.approx([1.0, 0.9 * 0.5, 0.9 * 0.8, 0.9 * 0.4])
     gcbc, _ = _objective(method="gcbc")
     assert gcbc.data_targets(batch).tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_the_cem_max_runs_only_on_rows_whose_target_uses_it():
+    objective, config = _objective()
+    obs = torch.randint(0, 255, (4, 3, 16, 16), dtype=torch.uint8)
+    full = objective.max_next_q(obs, obs)
+    objective.generator.manual_seed(config.seed)
+    calls = []
+    import actionable_models.learning.objective as module
+
+    real = module.cem_maximize
+    module.cem_maximize = lambda score, n, *a, **k: calls.append(n) or real(score, n, *a, **k)
+    try:
+        part = objective.max_next_q(obs, obs, torch.zeros(4, 6), logged_only=torch.tensor([True, False, False, False]),
+                                    needed=torch.tensor([True, True, False, True]))
+    finally:
+        module.cem_maximize = real
+    assert calls == [2]  # rows 1 and 3: row 0 is logged-only, row 2 is rewarded
+    assert torch.isfinite(part).all() and part.shape == full.shape
+    assert part[0] == torch.sigmoid(objective.q_target.score(objective.q_target.embed(obs[:1], obs[:1]),
+                                                             torch.zeros(1, 1, 6))).squeeze()
 
 
 def test_max_next_q_is_the_sigmoid_of_the_target_networks_best_action():

@@ -92,7 +92,8 @@ class ActionableModelsObjective:
     # ------------------------------------------------------------------------------------- targets
     @torch.no_grad()
     def max_next_q(self, next_obs: torch.Tensor, goal: torch.Tensor,
-                   next_action: torch.Tensor | None = None, logged_only: torch.Tensor | None = None) -> torch.Tensor:
+                   next_action: torch.Tensor | None = None, logged_only: torch.Tensor | None = None,
+                   needed: torch.Tensor | None = None) -> torch.Tensor:
         """max_a' Q_target(s', a', g) as a probability (B,), by CEM.
 
         The action logged at s' (when given) bounds the max from below: where the data covers only a
@@ -101,16 +102,27 @@ class ActionableModelsObjective:
         c = self.config
         with record_function("am/target_encoders"):
             embedding = self.q_target.embed(next_obs, goal)
-        with record_function("am/cem_targets"):
-            _, best_logit = cem_maximize(lambda acts: self.q_target.score(embedding, acts), next_obs.shape[0],
-                                         c.action_dim, c.cem_iterations, c.cem_samples, c.cem_elites,
-                                         generator=self.generator, device=self.device,
-                                         binary_dims=c.binary_dims)
+        # The CEM max only where a target uses it: not on rows bootstrapped from the logged action alone,
+        # nor on rows the caller marks as rewarded (``needed``), which cost as much as the rest.
+        needed = torch.ones(next_obs.shape[0], dtype=torch.bool, device=embedding.device) if needed is None \
+            else needed.to(embedding.device)
+        if logged_only is not None:
+            needed = needed & ~logged_only
+        rows = torch.nonzero(needed).squeeze(1)
+        best_logit = torch.full((next_obs.shape[0],), -30.0, device=embedding.device)
+        if len(rows):
+            with record_function("am/cem_targets"):
+                sub = embedding[rows]
+                _, found = cem_maximize(lambda acts: self.q_target.score(sub, acts), len(rows),
+                                        c.action_dim, c.cem_iterations, c.cem_samples, c.cem_elites,
+                                        generator=self.generator, device=self.device,
+                                        binary_dims=c.binary_dims)
+            best_logit = best_logit.index_copy(0, rows, found.to(best_logit.dtype))
         if next_action is not None:
             logged = self.q_target.score(embedding, next_action.float().unsqueeze(1)).squeeze(1)
-            best_logit = torch.maximum(best_logit, logged)
+            best_logit = torch.maximum(best_logit, logged.to(best_logit.dtype))
             if logged_only is not None:  # rows bootstrapped from the logged next action alone
-                best_logit = torch.where(logged_only, logged, best_logit)
+                best_logit = torch.where(logged_only, logged.to(best_logit.dtype), best_logit)
         return torch.sigmoid(best_logit)
 
     @torch.no_grad()
@@ -126,7 +138,8 @@ class ActionableModelsObjective:
             at_end = batch.get("next_is_last", torch.zeros_like(batch["chained"])).bool()
             logged_only = batch["chained"].bool() & ~at_end
         bootstrap = self.config.gamma * self.max_next_q(batch["next_obs"], batch["goal"],
-                                                        batch.get("next_action"), logged_only)  # (B,)
+                                                        batch.get("next_action"), logged_only,
+                                                        needed=~reached)  # (B,); reached rows target 1
         if self.config.mc_lower_bound and "steps_to_goal" in batch:
             # The data itself reached the (relabeled) goal k steps on: a discounted value of gamma^(k-1).
             k = batch["steps_to_goal"].to(bootstrap.device).float()
