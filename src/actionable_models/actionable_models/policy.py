@@ -48,6 +48,8 @@ class PolicyConfig:
     """CEM iterations per decision; 0 takes the checkpoint's."""
     cem_samples: int = 0
     """CEM samples per iteration; 0 takes the checkpoint's."""
+    cem_elites: int = 0
+    """CEM elites refitted per iteration; 0 takes the checkpoint's (at most cem_samples)."""
     torch_threads: int = 1
     """Torch threads for decisions: one avoids OpenMP threads spinning against ROS callbacks on few cores."""
     seed: int = 0
@@ -69,7 +71,7 @@ class PolicyConfig:
             raise ConfigError(f"stale_after_s must be positive, got {self.stale_after_s!r}")
         if not 0 < self.reached_q <= 1:
             raise ConfigError(f"reached_q must be in (0, 1], got {self.reached_q!r}")
-        for name in ("cem_iterations", "cem_samples"):
+        for name in ("cem_iterations", "cem_samples", "cem_elites"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0 (0: the checkpoint's), got {getattr(self, name)!r}")
         if self.torch_threads < 1:
@@ -139,7 +141,7 @@ class GoalReachingPolicy:
         embedding = self.q.embed(self._tensor(obs_rgb), self.goal)
         action, logit = cem_maximize(lambda a: self.q.score(embedding, a), 1, lc.action_dim,
                                      c.cem_iterations or lc.cem_iterations, c.cem_samples or lc.cem_samples,
-                                     min(lc.cem_elites, c.cem_samples or lc.cem_samples),
+                                     min(c.cem_elites or lc.cem_elites, c.cem_samples or lc.cem_samples),
                                      generator=self.generator, device=self.device, binary_dims=lc.binary_dims)
         action = action[0].cpu().numpy()
         q = float(torch.sigmoid(logit[0]))
