@@ -155,20 +155,23 @@ class GoalEvaluatorNode(Node):
         # the evaluator's own cell is back at the start scene: its state is the rollout's start
         final = self.scored_state if self.scored_state is not None else self.state
         self.scored_state = None
-        result = result_row(self.goal, self.cell.scene_state(), final, final.step, stopped_early)
+        # A rollout that reached the horizon ran max_steps steps, even when the latched state of the last
+        # step was replaced by a later one before we saw it (then the state scored is one step earlier).
+        steps = final.step if stopped_early else self.params["max_steps"]
+        result = result_row(self.goal, self.cell.scene_state(), final, steps, stopped_early)
         success = result["success"]
         self.results.append(result)
         if self.frames:
             goal_image = self.goal.image
             what = f"{spec.task}" + (f" of {spec.object}" if spec.object else "") + f", seed {spec.seed}"
-            outcome = (f"{'success' if success else 'failure'} after {final.step} steps"
+            outcome = (f"{'success' if success else 'failure'} after {steps} steps"
                        + (" (policy stopped)" if stopped_early else ""))
             self.gif_frames.setdefault(spec.task, []).extend(
                 labelled_frame(frame, goal_image, f"{what}: step {i}/{self.params['max_steps']}", outcome)
                 for i, frame in enumerate(self.frames))
         what = spec.object or "gripper"
         print(f"[eval] {len(self.results)}/{len(self.plan)} {spec.task} seed {spec.seed} ({what}): "
-              f"{'success' if success else 'failure'} after {final.step} steps", flush=True)
+              f"{'success' if success else 'failure'} after {steps} steps", flush=True)
         self._next_goal()
 
     def _results_header(self) -> str:
