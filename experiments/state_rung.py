@@ -307,17 +307,17 @@ def object_height_probe(q: VectorLateFusionQ, learner: LearnerConfig, obs: np.nd
 LEGACY_LEARNER = {"binary_gripper_terminate": False, "chain_bootstrap": "max"}
 
 
-def runs_table(runs: list[Path]) -> str:
+def runs_table(runs: list[Path], name: str = "eval") -> str:
     """Markdown: one row per evaluated run (its settings against the defaults, updates, success per task
     with 95 % Wilson intervals, and Q of held-out data and swapped goals at k = 8 when diagnosed)."""
     defaults = asdict(LearnerConfig())
-    evaluated = {t for run in runs for t in summarize(json.loads((run / "eval.json").read_text()))}
+    evaluated = {t for run in runs for t in summarize(json.loads((run / f"{name}.json").read_text()))}
     tasks = [t for t in TASKS if t in evaluated]  # a run not evaluated on a task shows "-"
     lines = []
     for run in runs:
         info = json.loads((run / "config.json").read_text())
         info["learner"] = {**LEGACY_LEARNER, **info["learner"]}
-        rows = json.loads((run / "eval.json").read_text())
+        rows = json.loads((run / f"{name}.json").read_text())
         summary = summarize(rows)
         learner = info["learner"]
         ignored = {"batch_size"}  # and the settings of terms the run does not use
@@ -346,6 +346,20 @@ def runs_table(runs: list[Path]) -> str:
     head = ("| run | data | settings (not default) | updates x batch | " + " | ".join(tasks or []) +
             " | Q(data) / Q(swapped) at k=8 |")
     return "\n".join([head, "|" + "---|" * (len(tasks or []) + 5)] + lines) + "\n"
+
+
+def pooled_table(groups: dict[str, list[Path]], name: str = "eval") -> str:
+    """Markdown: per group of runs (seeds of one variant), successes per task pooled over the runs, with
+    95 % Wilson intervals."""
+    pooled = {label: summarize([row for run in runs for row in json.loads((run / f"{name}.json").read_text())])
+              for label, runs in groups.items()}
+    tasks = [t for t in TASKS if any(t in summary for summary in pooled.values())]
+    lines = ["| variant | runs | " + " | ".join(tasks) + " |", "|" + "---|" * (len(tasks) + 2)]
+    for label, summary in pooled.items():
+        cells = [f"{summary[t]['successes']}/{summary[t]['trials']} = {summary[t]['rate']:.0%} "
+                 f"({summary[t]['ci95'][0]:.2f}-{summary[t]['ci95'][1]:.2f})" if t in summary else "-" for t in tasks]
+        lines.append(f"| {label} | {', '.join(r.name for r in groups[label])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _learner_overrides(text: str) -> dict:
@@ -393,6 +407,10 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--data", type=Path, required=True)
     r = sub.add_parser("table", help="a Markdown table of evaluated runs")
     r.add_argument("runs", type=Path, nargs="+")
+    r.add_argument("--name", default="eval", help="the results file of each run, RUN/NAME.json (default eval)")
+    pl = sub.add_parser("pool", help="success pooled over the seeds of each variant: LABEL=RUN,RUN,...")
+    pl.add_argument("groups", nargs="+")
+    pl.add_argument("--name", default="eval", help="the results file of each run, RUN/NAME.json (default eval)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.command == "collect":
@@ -408,8 +426,14 @@ def main(argv: list[str] | None = None) -> int:
             train_mle_policy(args.data, args.out, learner, args.updates)
         else:
             train(args.data, args.out, learner, args.updates, goal_difference=args.goal_difference)
+    elif args.command == "pool":
+        groups = {}
+        for item in args.groups:
+            label, _, runs = item.partition("=")
+            groups[label] = [Path(r) for r in runs.split(",") if r]
+        print(pooled_table(groups, args.name), end="")
     elif args.command == "table":
-        print(runs_table(args.runs), end="")
+        print(runs_table(args.runs, args.name), end="")
     elif args.command == "diagnose":
         q, learner, mean, std = load_run(args.run)
         with np.load(args.data) as held:

@@ -166,3 +166,6 @@ def test_state_rung_collects_trains_evaluates_and_tabulates(tmp_path, capsys):
     capsys.readouterr()
     assert state_rung.main(["table", str(run), str(mle)]) == 0
     assert "| mle | play | explicit policy by maximum likelihood" in capsys.readouterr().out
+    assert state_rung.main(["pool", f"both={run},{mle}"]) == 0
+    pooled = capsys.readouterr().out.splitlines()[-1]
+    assert pooled.startswith("| both | run, mle | ") and "/2 = " in pooled  # one reaching goal per run, pooled
