@@ -46,5 +46,6 @@ def test_checkpoint_trained_here_drives_the_arm_toward_goal_images(tmp_path):
     end = [r["ee_to_goal_end_m"] for r in results]
     closer = sum(e < s for s, e in zip(start, end))
     report = ", ".join(f"{s:.3f}->{e:.3f}" for s, e in zip(start, end))
+    print(f"[reach e2e] summed end/start {sum(end) / sum(start):.2f}, closer on {closer}/{GOALS}: {report}")
     assert sum(end) < 0.75 * sum(start), f"gripper to goal, start->end (m): {report}"
     assert closer >= GOALS * 3 // 4, f"gripper to goal, start->end (m): {report}"
