@@ -278,8 +278,7 @@ def read_lerobot(folder: Path | str) -> LeRobotEpisodes:
     if state.ndim != 2 or state.shape[1] < 5:
         raise DatasetError(folder, f"observation.state has shape {state.shape[1:]}, expected (5,): x, y, z, yaw, "
                                    "gripper (as am dataset export writes it)")
-    images = np.empty((len(state), *features[camera]["shape"][:2], 3), np.uint8) if features[camera]["shape"][-1] == 3 \
-        else None
+    images = None  # sized by the first decoded frames: LeRobot writes video shapes channels-first or last
     episodes = sorted(episodes, key=lambda r: r["episode_index"])
     fps = float(info["fps"])
     for ep in episodes:
