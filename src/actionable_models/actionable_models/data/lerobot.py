@@ -147,7 +147,7 @@ def export_lerobot(folder: Path | str, out: Path | str, codec: str = "lossless",
         n = len(frames)
         intervals.extend(np.diff(stamps).tolist())
         per_episode.append({"start": len(frames_all), "length": n, "task": task, "metadata": metadata,
-                            "state": state, "actions": actions, "frames": np.stack(frames)})
+                            "state": state, "actions": actions})
         rows["observation.state"] += state.tolist()
         rows["action"] += actions.tolist()
         rows["frame_index"] += list(range(n))
@@ -206,9 +206,8 @@ def export_lerobot(folder: Path | str, out: Path | str, codec: str = "lossless",
     pq.write_table(task_table.replace_schema_metadata({b"pandas": json.dumps(pandas_meta).encode()}),
                    out / "meta" / "tasks.parquet")
 
-    frames_array = np.stack(frames_all)
     stats = {"observation.state": _stats(np.asarray(rows["observation.state"])),
-             "action": _stats(np.asarray(rows["action"])), CAMERA: _image_stats(frames_array),
+             "action": _stats(np.asarray(rows["action"])), CAMERA: _image_stats(np.stack(frames_all)),
              **{k: _stats(np.asarray(rows[k])) for k in ("timestamp", "frame_index", "episode_index", "index",
                                                          "task_index")}}
     (out / "meta" / "stats.json").write_text(json.dumps(stats, indent=1))
@@ -281,11 +280,14 @@ def read_lerobot(folder: Path | str) -> LeRobotEpisodes:
     images = None  # sized by the first decoded frames: LeRobot writes video shapes channels-first or last
     episodes = sorted(episodes, key=lambda r: r["episode_index"])
     fps = float(info["fps"])
+    videos: dict[Path, np.ndarray] = {}  # each video file decoded once; episodes share files
     for ep in episodes:
         start, stop = int(ep["dataset_from_index"]), int(ep["dataset_to_index"])
         path = folder / info["video_path"].format(video_key=camera, chunk_index=int(ep[f"videos/{camera}/chunk_index"]),
                                                   file_index=int(ep[f"videos/{camera}/file_index"]))
-        frames = decode_frames(path, float(ep[f"videos/{camera}/from_timestamp"]), stop - start, fps)
+        if path not in videos:
+            videos = {path: decode_video(path)}  # episodes come in file order: keep one file in memory
+        frames = episode_frames(videos[path], path, float(ep[f"videos/{camera}/from_timestamp"]), stop - start, fps)
         if images is None:
             images = np.empty((len(state), *frames.shape[1:]), np.uint8)
         images[start:stop] = frames
@@ -295,23 +297,21 @@ def read_lerobot(folder: Path | str) -> LeRobotEpisodes:
                            metadata, fps)
 
 
-_VIDEO_CACHE: dict[Path, np.ndarray] = {}
+def decode_video(path: Path) -> np.ndarray:
+    """Every frame (N, H, W, 3) uint8 RGB of an mp4; DatasetError when it is missing or undecodable."""
+    import av
+
+    if not path.is_file():
+        raise DatasetError(path, "video file missing")
+    try:
+        with av.open(str(path)) as container:
+            return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    except Exception as exc:
+        raise DatasetError(path, f"undecodable video: {type(exc).__name__}: {exc}") from exc
 
 
-def decode_frames(path: Path, from_timestamp: float, count: int, fps: float) -> np.ndarray:
-    """``count`` frames (count, H, W, 3) uint8 RGB of an mp4 from ``from_timestamp`` s on (frame rate fps)."""
-    if path not in _VIDEO_CACHE:
-        import av
-
-        if not path.is_file():
-            raise DatasetError(path, "video file missing")
-        try:
-            with av.open(str(path)) as container:
-                _VIDEO_CACHE.clear()
-                _VIDEO_CACHE[path] = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-        except Exception as exc:
-            raise DatasetError(path, f"undecodable video: {type(exc).__name__}: {exc}") from exc
-    frames = _VIDEO_CACHE[path]
+def episode_frames(frames: np.ndarray, path: Path, from_timestamp: float, count: int, fps: float) -> np.ndarray:
+    """The ``count`` frames of a decoded video from ``from_timestamp`` s on (frame rate fps)."""
     first = int(round(from_timestamp * fps))
     if first + count > len(frames):
         raise DatasetError(path, f"{len(frames)} frames, the episode needs frames {first}..{first + count - 1}")
