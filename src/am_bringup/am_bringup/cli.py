@@ -235,8 +235,7 @@ def goal_image(args: argparse.Namespace):
             raise ConfigFileError(f"{args.png}: not a readable image file")
         return np.ascontiguousarray(bgr[:, :, ::-1]), f"image file {args.png}"
     if args.bag:
-        from actionable_models.data.dataset import DatasetError, read_header, read_streams
-        from actionable_models.imaging import image_to_rgb
+        from actionable_models.data.dataset import DatasetError, frame_rgb, read_header, read_streams
 
         if not Path(args.bag).is_dir():
             raise ConfigFileError(f"--bag {args.bag}: no such episode directory")
@@ -250,9 +249,11 @@ def goal_image(args: argparse.Namespace):
         if not -len(frames) <= args.frame < len(frames):
             raise ConfigFileError(f"--frame {args.frame}: {args.bag} has {len(frames)} camera frames "
                                   f"(0..{len(frames) - 1}, or -1 for the last)")
-        msg = frames[args.frame]
-        return image_to_rgb(msg.encoding, msg.height, msg.width, msg.step, msg.data), \
-            f"frame {args.frame} of {args.bag}"
+        try:  # raw or compressed, as the bag holds it
+            rgb = frame_rgb(Path(args.bag), frames[args.frame])
+        except DatasetError as exc:
+            raise ConfigFileError(str(exc)) from exc
+        return rgb, f"frame {args.frame} of {args.bag}"
     from actionable_models.sim.cell import Cell
     from actionable_models.sim.config import CellConfig
     from actionable_models.sim.goals import generate_goal

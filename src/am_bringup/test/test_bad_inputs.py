@@ -28,6 +28,7 @@ def files(tmp_path_factory):
     (root / "a_file").write_text("")
     (root / "interrupted" / "play").mkdir(parents=True)  # what an am main stopped during collection leaves
     write_episode(root / "bags", 0, frames=5)
+    write_episode(root / "compressed", 0, frames=5, encoding="jpeg")
     return root
 
 
@@ -136,3 +137,15 @@ def test_an_integer_is_accepted_where_a_float_belongs_and_not_the_other_way():
                                  ("failure_prob", True, 0.2), ("primitives", "reach", ["reach"])):
         with pytest.raises(ParameterError, match=f"parameter {name} must be"):
             coerce(name, value, default)
+
+
+@pytest.mark.ros
+def test_am_goal_takes_a_frame_of_a_compressed_camera_bag(files, tmp_path):
+    """The same --bag path decodes a CompressedImage episode (it read raw images only, and crashed)."""
+    import cv2
+
+    result = subprocess.run([*AM, "goal", "--bag", str(files / "compressed" / "episode_000000"), "--frame", "2",
+                             "--save", str(tmp_path / "goal.png"), "--seconds", "0.1"],
+                            capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    _check(result, 0, ["published goal image 16x16", "frame 2 of"])
+    assert cv2.imread(str(tmp_path / "goal.png")).shape == (16, 16, 3)

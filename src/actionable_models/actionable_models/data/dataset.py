@@ -594,6 +594,24 @@ def episode_arrays(path: Path, s: EpisodeStreams, a: Alignment, spec: ActionSpec
 # Building and loading
 
 
+def frame_rgb(path: Path, msg) -> np.ndarray:
+    """RGB uint8 of one recorded camera message (Image or CompressedImage); DatasetError naming the bag."""
+    try:
+        return message_to_rgb(msg)
+    except ImageEncodingError as exc:
+        raise DatasetError(path, f"camera frame stamped {_stamp_ns(msg.header)} ns: {exc}") from exc
+
+
+def aligned_arrays(header: BagHeader, streams: EpisodeStreams, spec: ActionSpec
+                   ) -> tuple[Alignment, np.ndarray, np.ndarray, np.ndarray]:
+    """The alignment, ee_pose, actions and gripper of an episode read by :func:`read_streams`;
+    DatasetError when it has no camera frame."""
+    if not streams.frame_stamp:
+        raise DatasetError(header.path, f"no camera messages on {camera_topic(header)}")
+    a = align(streams)
+    return (a, *episode_arrays(header.path, streams, a, spec))
+
+
 def _write_episode(header: BagHeader, arrays: dict[str, np.ndarray], offset: int, index: int,
                    config: DatasetConfig) -> int:
     """Write one episode's steps at ``offset``; returns the number of steps."""
@@ -603,17 +621,9 @@ def _write_episode(header: BagHeader, arrays: dict[str, np.ndarray], offset: int
     def on_frame(i: int, msg) -> None:
         if i >= capacity:
             raise DatasetError(path, f"more {camera_topic(header)} messages than the {capacity} metadata.yaml counts")
-        try:
-            rgb = message_to_rgb(msg)
-        except ImageEncodingError as exc:
-            raise DatasetError(path, f"camera frame stamped {_stamp_ns(msg.header)} ns: {exc}") from exc
-        images[offset + i] = resize_for_learning(rgb, config.image_size)
+        images[offset + i] = resize_for_learning(frame_rgb(path, msg), config.image_size)
 
-    streams = read_streams(header, on_frame)
-    if not streams.frame_stamp:
-        raise DatasetError(path, f"no camera messages on {camera_topic(header)}")
-    a = align(streams)
-    ee, actions, gripper = episode_arrays(path, streams, a, config.action_spec)
+    a, ee, actions, gripper = aligned_arrays(header, read_streams(header, on_frame), config.action_spec)
     n = len(a.stamps)
     if np.any(a.order != np.arange(n)):  # frames arrived out of stamp order: put them in order
         images[offset:offset + n] = images[offset + a.order]

@@ -29,10 +29,10 @@ import numpy as np
 
 from actionable_models.actions import ActionSpec
 from actionable_models.data import keys
-from actionable_models.data.dataset import (_ARRAYS, BUILDER_VERSION, MANIFEST, DatasetConfig, DatasetError, _stamp_ns,
-                                            align, camera_topic, episode_arrays, find_episodes, read_header,
-                                            read_streams, require_topics)
-from actionable_models.imaging import ImageEncodingError, message_to_rgb, resize_for_learning
+from actionable_models.data.dataset import (_ARRAYS, BUILDER_VERSION, MANIFEST, DatasetConfig, DatasetError,
+                                            aligned_arrays, find_episodes, frame_rgb, read_header, read_streams,
+                                            require_topics)
+from actionable_models.imaging import resize_for_learning
 
 CODEBASE_VERSION = "v3.0"
 CAMERA = "observation.images.camera"
@@ -87,18 +87,8 @@ def _read_episode(path: Path, spec: ActionSpec) -> tuple[list[np.ndarray], np.nd
     header = read_header(path)
     require_topics(header)
     frames: list[np.ndarray] = []
-
-    def on_frame(_i: int, msg) -> None:
-        try:
-            frames.append(message_to_rgb(msg))
-        except ImageEncodingError as exc:
-            raise DatasetError(path, f"camera frame stamped {_stamp_ns(msg.header)} ns: {exc}") from exc
-
-    streams = read_streams(header, on_frame)
-    if not frames:
-        raise DatasetError(path, f"no camera messages on {camera_topic(header)}")
-    a = align(streams)
-    ee, actions, gripper = episode_arrays(path, streams, a, spec)
+    streams = read_streams(header, lambda _i, msg: frames.append(frame_rgb(path, msg)))
+    a, ee, actions, gripper = aligned_arrays(header, streams, spec)
     state = np.concatenate([ee, gripper[:, None]], axis=1).astype(np.float32)
     return [frames[i] for i in a.order], state, actions, dict(header.custom), a.stamps
 
