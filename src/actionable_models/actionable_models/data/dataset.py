@@ -671,9 +671,7 @@ def _build_into(out: Path, folder: Path, episodes: list[Path], key: str, config:
     if capacity == 0:
         raise DatasetError(folder, "empty dataset: every episode was skipped: "
                                    + "; ".join(f"{name}: {problem}" for name, problem in skipped))
-    arrays = {name: open_memmap(out / f"{name}.npy", mode="w+", dtype=dtype,
-                                shape=(capacity, *_step_shape(name, config.image_size)))
-              for name, (dtype, _) in _ARRAYS.items()}
+    arrays = open_arrays(out, capacity, config.image_size)
     records, offset = [], 0
     for done, header in enumerate(headers, 1):
         try:
@@ -694,9 +692,21 @@ def _build_into(out: Path, folder: Path, episodes: list[Path], key: str, config:
     if offset < capacity:
         for name in _ARRAYS:
             _shrink(out / f"{name}.npy", offset)
+    write_manifest(out, key, config, offset, records, skipped)
+
+
+def open_arrays(out: Path, steps: int, image_size: int) -> dict[str, np.ndarray]:
+    """The cache's arrays for ``steps`` steps, as writable memory maps in ``out`` (one .npy per name)."""
+    return {name: open_memmap(out / f"{name}.npy", mode="w+", dtype=dtype, shape=(steps, *_step_shape(name, image_size)))
+            for name, (dtype, _) in _ARRAYS.items()}
+
+
+def write_manifest(out: Path, key: str, config: DatasetConfig, steps: int, records: list[dict],
+                   skipped: list[tuple[str, str]], **extra) -> None:
+    """The cache entry's manifest: its key, builder version, image size, action scale and episodes."""
     manifest = {"key": key, "builder_version": BUILDER_VERSION, "image_size": config.image_size,
-                "action_spec": asdict(config.action_spec), "num_steps": offset, "episodes": records,
-                "skipped": skipped}
+                "action_spec": asdict(config.action_spec), "num_steps": steps, "episodes": records,
+                "skipped": skipped, **extra}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1))
 
 

@@ -29,9 +29,9 @@ import numpy as np
 
 from actionable_models.actions import ActionSpec
 from actionable_models.data import keys
-from actionable_models.data.dataset import (_ARRAYS, BUILDER_VERSION, MANIFEST, DatasetConfig, DatasetError,
-                                            aligned_arrays, find_episodes, frame_rgb, read_header, read_streams,
-                                            require_topics)
+from actionable_models.data.dataset import (BUILDER_VERSION, DatasetConfig, DatasetError, aligned_arrays,
+                                            find_episodes, frame_rgb, open_arrays, read_header, read_streams,
+                                            require_topics, write_manifest)
 from actionable_models.imaging import resize_for_learning
 
 CODEBASE_VERSION = "v3.0"
@@ -332,21 +332,17 @@ def dataset_key(folder: Path | str, config: DatasetConfig) -> str:
 def build_into(out: Path, folder: Path, key: str, config: DatasetConfig, progress=None) -> None:
     """The training arrays and manifest of :mod:`~actionable_models.data.dataset`'s cache, from a LeRobot
     folder: frames resized as the bag builder resizes them, state split into pose and closure."""
-    from numpy.lib.format import open_memmap
-
     info = json.loads((folder / "meta" / "info.json").read_text())
     theirs = info.get("am", {}).get("action_spec")
     mine = {"max_translation_m": config.action_spec.max_translation_m, "max_yaw_rad": config.action_spec.max_yaw_rad}
-    if theirs is not None and theirs != mine:
-        raise DatasetError(folder, f"its actions were normalised with {theirs}, the learner uses {mine}")
     if theirs is None:
         raise DatasetError(folder, "meta/info.json has no am.action_spec: not written by am dataset export, so "
                                    "its action columns are not our normalised actions")
+    if theirs != mine:
+        raise DatasetError(folder, f"its actions were normalised with {theirs}, the learner uses {mine}")
     data = read_lerobot(folder)
     n = len(data.actions)
-    arrays = {name: open_memmap(out / f"{name}.npy", mode="w+", dtype=dtype,
-                                shape=(n, *((config.image_size, config.image_size, 3) if name == "images" else shape)))
-              for name, (dtype, shape) in _ARRAYS.items()}
+    arrays = open_arrays(out, n, config.image_size)
     for i in range(n):
         arrays["images"][i] = resize_for_learning(data.images[i], config.image_size)
     arrays["ee_pose"][:] = data.state[:, :4]
@@ -365,6 +361,4 @@ def build_into(out: Path, folder: Path, key: str, config: DatasetConfig, progres
                         "metadata": data.metadata[e] if e < len(data.metadata) else {}})
         if progress is not None:
             progress(e + 1, len(episode_ids))
-    manifest = {"key": key, "builder_version": BUILDER_VERSION, "image_size": config.image_size,
-                "action_spec": mine, "num_steps": n, "episodes": records, "skipped": [], "source": "lerobot"}
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    write_manifest(out, key, config, n, records, [], source="lerobot")
