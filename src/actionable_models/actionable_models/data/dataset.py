@@ -374,26 +374,6 @@ class EpisodeStreams:
 _READ_TOPICS = (keys.EE_POSE, keys.JOINT_STATES, keys.POSE_CMD, keys.GRIPPER_CMD)  # and the camera topic
 
 
-def _messages(reader: Reader, path: Path, topics: tuple[str, ...]) -> Iterator[tuple[str, int, object]]:
-    """(topic, log time, deserialized message) of ``topics``, in log-time order."""
-    conns = [c for c in reader.connections if c.topic in topics]
-    if not conns:
-        return
-    stream = reader.messages(connections=conns)
-    while True:
-        try:
-            conn, log, raw = next(stream)
-        except StopIteration:
-            return
-        except Exception as exc:
-            raise DatasetError(path, f"corrupt .mcap, reading stopped: {type(exc).__name__}: {exc}") from exc
-        try:
-            msg = _TYPESTORE.deserialize_cdr(raw, conn.msgtype)
-        except Exception as exc:
-            raise DatasetError(path, f"cannot decode a {conn.topic} message logged at {log}: {exc}") from exc
-        yield conn.topic, log, msg
-
-
 # Message types whose CDR payload starts with a std_msgs/Header: its stamp follows the 4-byte encapsulation.
 _HEADER_FIRST = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage", "sensor_msgs/msg/CameraInfo",
                  "sensor_msgs/msg/JointState", "geometry_msgs/msg/PoseStamped")
@@ -409,36 +389,53 @@ class TopicTraffic:
     last_stamp_ns: int | None = None
 
 
-def read_traffic(header: BagHeader) -> dict[str, TopicTraffic]:
-    """Per topic: messages, bytes and header-stamp span, from the raw messages (nothing is deserialised;
-    a stamp is read from the CDR bytes of types that start with a Header). Raises DatasetError when the
-    bag cannot be read."""
-    traffic: dict[str, TopicTraffic] = {}
-    try:
-        with Reader(header.files[0] if header.direct else header.path) as reader:
-            for conn, _log, raw in reader.messages():
-                t = traffic.setdefault(conn.topic, TopicTraffic())
-                t.count += 1
-                t.bytes += len(raw)
-                if conn.msgtype in _HEADER_FIRST and len(raw) >= 12:
-                    order = "little" if raw[1] & 1 else "big"  # CDR_LE / PL_CDR_LE encapsulation ids are odd
-                    stamp = (int.from_bytes(raw[4:8], order, signed=True) * 1_000_000_000
-                             + int.from_bytes(raw[8:12], order))
-                    t.first_stamp_ns = stamp if t.first_stamp_ns is None else min(t.first_stamp_ns, stamp)
-                    t.last_stamp_ns = stamp if t.last_stamp_ns is None else max(t.last_stamp_ns, stamp)
-    except DatasetError:
-        raise
-    except Exception as exc:
-        raise DatasetError(header.path, f"cannot read its messages: {type(exc).__name__}: {exc}") from exc
-    return traffic
+def _count(traffic: dict[str, TopicTraffic], conn, raw: bytes) -> None:
+    """Add one raw message to its topic's traffic; a stamp is read from the CDR bytes of types that start
+    with a Header (nothing is deserialised)."""
+    t = traffic.setdefault(conn.topic, TopicTraffic())
+    t.count += 1
+    t.bytes += len(raw)
+    if conn.msgtype in _HEADER_FIRST and len(raw) >= 12:
+        order = "little" if raw[1] & 1 else "big"  # CDR_LE / PL_CDR_LE encapsulation ids are odd
+        stamp = int.from_bytes(raw[4:8], order, signed=True) * 1_000_000_000 + int.from_bytes(raw[8:12], order)
+        t.first_stamp_ns = stamp if t.first_stamp_ns is None else min(t.first_stamp_ns, stamp)
+        t.last_stamp_ns = stamp if t.last_stamp_ns is None else max(t.last_stamp_ns, stamp)
 
 
-def read_streams(header: BagHeader, on_frame: Callable[[int, object], None] | None = None) -> EpisodeStreams:
+def _messages(reader: Reader, path: Path, topics: tuple[str, ...],
+              traffic: dict[str, TopicTraffic] | None = None) -> Iterator[tuple[str, int, object]]:
+    """(topic, log time, deserialized message) of ``topics``, in log-time order. With ``traffic``, every
+    topic's raw messages are also counted into it (:class:`TopicTraffic`), in the same pass."""
+    conns = [c for c in reader.connections if traffic is not None or c.topic in topics]
+    if not conns:
+        return
+    stream = reader.messages(connections=conns)
+    while True:
+        try:
+            conn, log, raw = next(stream)
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise DatasetError(path, f"corrupt .mcap, reading stopped: {type(exc).__name__}: {exc}") from exc
+        if traffic is not None:
+            _count(traffic, conn, raw)
+            if conn.topic not in topics:
+                continue
+        try:
+            msg = _TYPESTORE.deserialize_cdr(raw, conn.msgtype)
+        except Exception as exc:
+            raise DatasetError(path, f"cannot decode a {conn.topic} message logged at {log}: {exc}") from exc
+        yield conn.topic, log, msg
+
+
+def read_streams(header: BagHeader, on_frame: Callable[[int, object], None] | None = None,
+                 traffic: dict[str, TopicTraffic] | None = None) -> EpisodeStreams:
     """Read a bag's camera stamps, poses, joint states and commands.
 
     ``on_frame(index, image_msg)`` is called for each new (non-duplicate) camera frame in receive order,
-    an Image or a CompressedImage (:func:`camera_topic`); it may raise DatasetError. Corrupt data raises
-    DatasetError naming the bag.
+    an Image or a CompressedImage (:func:`camera_topic`); it may raise DatasetError. ``traffic``, when
+    given, is filled with every topic's messages, bytes and header-stamp span in the same pass. Corrupt
+    data raises DatasetError naming the bag.
     """
     path = header.path
     s = EpisodeStreams()
@@ -448,7 +445,7 @@ def read_streams(header: BagHeader, on_frame: Callable[[int, object], None] | No
     try:
         # rosbags' directory reader re-parses metadata.yaml with a slow pure-Python YAML parser (tens of ms)
         with Reader(header.files[0] if header.direct else path) as reader:
-            for topic, log, msg in _messages(reader, path, tuple(read)):
+            for topic, log, msg in _messages(reader, path, tuple(read), traffic):
                 read[topic] += 1
                 if topic == camera:
                     stamp = _stamp_ns(msg.header)

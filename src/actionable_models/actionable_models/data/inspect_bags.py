@@ -22,7 +22,6 @@ from actionable_models.data.dataset import (
     find_episodes,
     read_header,
     read_streams,
-    read_traffic,
 )
 from actionable_models.imaging import ImageEncodingError, message_to_rgb
 
@@ -70,14 +69,15 @@ def dataset_info(folder: Path | str) -> dict:
         size += sum(p.stat().st_size for p in path.iterdir() if p.is_file())
         try:
             header = read_header(path)
-            streams = read_streams(header)
+            traffic: dict = {}  # every topic's bytes and header-stamp span, read in the same pass
+            streams = read_streams(header, traffic=traffic)
         except DatasetError as exc:
             is_open = (path / keys.RECORDING_MARKER).exists() or not (path / "metadata.yaml").is_file()
             (incomplete if is_open else unreadable).append({"path": str(path), "problem": exc.problem})
             continue
         counts.update(header.counts)
         intervals_per_topic.update({topic: max(count - 1, 0) for topic, count in header.counts.items()})
-        for topic, t in read_traffic(header).items():
+        for topic, t in traffic.items():
             topic_bytes[topic] += t.bytes
             if t.first_stamp_ns is not None and t.count > 1:
                 stamped_intervals[topic] += t.count - 1
