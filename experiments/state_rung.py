@@ -62,6 +62,16 @@ def state_vector(state: SceneState) -> np.ndarray:
     return np.concatenate(parts).astype(np.float32)
 
 
+def features(raw: np.ndarray, relative: bool) -> np.ndarray:
+    """The network's input from state vectors (..., F): as they are, or with ``relative`` each object's
+    position minus the pinch point's appended (where the gripper must go to reach it)."""
+    if not relative:
+        return raw
+    n_objects = (raw.shape[-1] - 5) // 7
+    offsets = [raw[..., 5 + 7 * i: 8 + 7 * i] - raw[..., 0:3] for i in range(n_objects)]
+    return np.concatenate([raw, *offsets], axis=-1).astype(np.float32)
+
+
 # ---------------------------------------------------------------------------------------------- collect
 def collect(episodes: int, steps: int, seed: int, primitives: list[str], layout: str = "default",
             scene_episodes: int = 1) -> dict:
@@ -99,20 +109,21 @@ def collect(episodes: int, steps: int, seed: int, primitives: list[str], layout:
 
 
 # ------------------------------------------------------------------------------------------------ train
-def load_transitions(path: Path) -> tuple[Transitions, np.ndarray, np.ndarray]:
-    """Standardised transitions of a state .npz, and the mean and std used."""
+def load_transitions(path: Path, relative: bool = False) -> tuple[Transitions, np.ndarray, np.ndarray]:
+    """Standardised transitions of a state .npz (input :func:`features`), and the mean and std used."""
     with np.load(path) as data:
         obs, actions, episode, is_last = data["obs"], data["actions"], data["episode"], data["is_last"]
+        obs = features(obs, relative)
         scene = data["scene"] if "scene" in data else None
     mean, std = obs.mean(axis=0), obs.std(axis=0) + 1e-3
     return Transitions((obs - mean) / std, actions, episode, is_last, scene), mean, std
 
 
 def train(data_path: Path, out: Path, learner: LearnerConfig, updates: int, log_every: int = 500,
-          goal_difference: bool = False) -> dict:
+          goal_difference: bool = False, relative: bool = False) -> dict:
     """Train a VectorLateFusionQ on the state data; writes out/q.pt and out/config.json, returns the last metrics."""
     torch.manual_seed(learner.seed)
-    data, mean, std = load_transitions(data_path)
+    data, mean, std = load_transitions(data_path, relative)
     q = VectorLateFusionQ(learner, data.observations.shape[1], goal_difference)
     objective = ActionableModelsObjective(q, learner)
     sampler = GoalSampler(data, learner, np.random.default_rng(learner.seed))
@@ -128,17 +139,19 @@ def train(data_path: Path, out: Path, learner: LearnerConfig, updates: int, log_
     torch.save(q.state_dict(), out / "q.pt")
     np.savez(out / "norm.npz", mean=mean, std=std)
     info = {"learner": asdict(learner), "updates": updates, "state_dim": int(data.observations.shape[1]),
-            "goal_difference": goal_difference, "seconds": time.monotonic() - started, "data": str(data_path),
+            "goal_difference": goal_difference, "relative": relative, "seconds": time.monotonic() - started,
+            "data": str(data_path),
             "history": history}
     (out / "config.json").write_text(json.dumps(info, indent=1))
     return metrics
 
 
-def train_mle_policy(data_path: Path, out: Path, learner: LearnerConfig, updates: int, log_every: int = 500) -> dict:
+def train_mle_policy(data_path: Path, out: Path, learner: LearnerConfig, updates: int, log_every: int = 500,
+                     relative: bool = False) -> dict:
     """The OGBench-style GCBC baseline: GoalConditionedPolicy by maximum likelihood on uniform future goals;
     writes out/policy.pt, norm.npz and config.json (``"policy": "gcbc_mle"``)."""
     torch.manual_seed(learner.seed)
-    data, mean, std = load_transitions(data_path)
+    data, mean, std = load_transitions(data_path, relative)
     policy = GoalConditionedPolicy(data.observations.shape[1], learner.action_dim, learner.motion_dims,
                                    learner.embed_dim)
     optimizer = torch.optim.Adam(policy.parameters(), lr=learner.learning_rate)
@@ -158,7 +171,7 @@ def train_mle_policy(data_path: Path, out: Path, learner: LearnerConfig, updates
                   f"nll={loss.item():.3f}", flush=True)
     torch.save(policy.state_dict(), out / "policy.pt")
     np.savez(out / "norm.npz", mean=mean, std=std)
-    info = {"learner": asdict(learner), "policy": "gcbc_mle", "updates": updates,
+    info = {"learner": asdict(learner), "policy": "gcbc_mle", "updates": updates, "relative": relative,
             "state_dim": int(data.observations.shape[1]), "seconds": time.monotonic() - started,
             "data": str(data_path), "history": history}
     (out / "config.json").write_text(json.dumps(info, indent=1))
@@ -179,13 +192,13 @@ def load_run(run: Path) -> tuple[VectorLateFusionQ, LearnerConfig, np.ndarray, n
 class _StateGoalPolicy:
     """What the state policies share: standardised state vectors and the goal they are driven toward."""
 
-    def __init__(self, mean: np.ndarray, std: np.ndarray) -> None:
-        self.mean, self.std = mean, std
+    def __init__(self, mean: np.ndarray, std: np.ndarray, relative: bool = False) -> None:
+        self.mean, self.std, self.relative = mean, std, relative
         self.spec = ActionSpec()
         self.goal: torch.Tensor | None = None
 
     def _tensor(self, state: SceneState) -> torch.Tensor:
-        return torch.as_tensor((state_vector(state) - self.mean) / self.std).unsqueeze(0)
+        return torch.as_tensor((features(state_vector(state), self.relative) - self.mean) / self.std).unsqueeze(0)
 
     def set_goal(self, state: SceneState) -> None:
         self.goal = self._tensor(state)
@@ -195,19 +208,33 @@ class StatePolicy(_StateGoalPolicy):
     """argmax_a Q(s, a, g) by CEM over state vectors, as GoalReachingPolicy does over images."""
 
     def __init__(self, q: VectorLateFusionQ, learner: LearnerConfig, mean: np.ndarray, std: np.ndarray,
-                 seed: int = 0) -> None:
-        super().__init__(mean, std)
+                 seed: int = 0, proposal: "MLEPolicy | None" = None, proposal_std: float = 0.2,
+                 proposal_onoff_std: float = 1.0, relative: bool = False) -> None:
+        super().__init__(mean, std, relative)
         self.q, self.learner = q, learner
         self.generator = torch.Generator().manual_seed(seed)
+        self.proposal = proposal
+        # Motion components spread by proposal_std around the proposal's mode, on/off ones (at -1 or +1) by
+        # proposal_onoff_std: at 1 about one sample in six flips each of them.
+        self.proposal_std = torch.tensor([proposal_std] * learner.motion_dims
+                                         + [proposal_onoff_std] * (learner.action_dim - learner.motion_dims))
+
+    def set_goal(self, state: SceneState) -> None:
+        super().set_goal(state)
+        if self.proposal is not None:
+            self.proposal.set_goal(state)
 
     @torch.inference_mode()
     def decide(self, state: SceneState) -> tuple[np.ndarray, float, float, bool]:
         """Target position, yaw, gripper closure and whether terminate won."""
         lc = self.learner
         embedding = self.q.embed(self._tensor(state), self.goal)
+        init_mean = init_std = None
+        if self.proposal is not None:
+            init_mean, init_std = self.proposal.mode(state), self.proposal_std
         action, _ = cem_maximize(lambda a: self.q.score(embedding, a), 1, lc.action_dim, lc.cem_iterations,
                                  lc.cem_samples, lc.cem_elites, generator=self.generator,
-                                 binary_dims=lc.binary_dims)
+                                 binary_dims=lc.binary_dims, init_mean=init_mean, init_std=init_std)
         return self.spec.to_command(action[0].numpy(), state.ee_pos, state.ee_yaw)
 
 
@@ -218,25 +245,33 @@ class MLEPolicy(_StateGoalPolicy):
         info = json.loads((run / "config.json").read_text())
         learner = LearnerConfig(**info["learner"])
         norm = np.load(run / "norm.npz")
-        super().__init__(norm["mean"], norm["std"])
+        super().__init__(norm["mean"], norm["std"], info.get("relative", False))
         self.net = GoalConditionedPolicy(info["state_dim"], learner.action_dim, learner.motion_dims,
                                          learner.embed_dim)
         self.net.load_state_dict(torch.load(run / "policy.pt"))
 
+    def mode(self, state: SceneState) -> torch.Tensor:
+        """The policy's mode (1, A) in the normalised action box."""
+        return self.net.act(self._tensor(state), self.goal)
+
     def decide(self, state: SceneState) -> tuple[np.ndarray, float, float, bool]:
-        action = self.net.act(self._tensor(state), self.goal)[0].numpy()
-        return self.spec.to_command(action, state.ee_pos, state.ee_yaw)
+        return self.spec.to_command(self.mode(state)[0].numpy(), state.ee_pos, state.ee_yaw)
 
 
 def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = 100000,
-             tasks: tuple[str, ...] = TASKS, cem: dict | None = None) -> list[dict]:
+             tasks: tuple[str, ...] = TASKS, cem: dict | None = None, proposal: Path | None = None,
+             proposal_std: float = 0.2, proposal_onoff_std: float = 1.0) -> list[dict]:
     """Roll the state policy out toward ``goals`` generated goals per task; result rows as evaluation.py's.
-    ``cem``: LearnerConfig overrides of the policy's CEM (cem_iterations, cem_samples, cem_elites)."""
+    ``cem``: LearnerConfig overrides of the policy's CEM (cem_iterations, cem_samples, cem_elites).
+    ``proposal``: a gcbc_mle run whose mode (spread by ``proposal_std``) is CEM's first distribution."""
     if json.loads((run / "config.json").read_text()).get("policy") == "gcbc_mle":
         policy = MLEPolicy(run)
     else:
         q, learner, mean, std = load_run(run)
-        policy = StatePolicy(q, LearnerConfig(**{**asdict(learner), **(cem or {})}), mean, std)
+        policy = StatePolicy(q, LearnerConfig(**{**asdict(learner), **(cem or {})}), mean, std,
+                             proposal=MLEPolicy(proposal) if proposal else None, proposal_std=proposal_std,
+                             proposal_onoff_std=proposal_onoff_std,
+                             relative=json.loads((run / "config.json").read_text()).get("relative", False))
     cell = Cell(CellConfig(image_width=32, image_height=32))
     rows = []
     try:
@@ -276,7 +311,8 @@ def report(rows: list[dict]) -> str:
 
 
 def object_height_probe(q: VectorLateFusionQ, learner: LearnerConfig, obs: np.ndarray, episode: np.ndarray,
-                        mean: np.ndarray, std: np.ndarray, frames: int = 200, seed: int = 0) -> dict:
+                        mean: np.ndarray, std: np.ndarray, frames: int = 200, seed: int = 0,
+                        relative: bool = False) -> dict:
     """Does Q read an object's height? For held-out frames g where an object is lifted (z > 0.10 m), max_a
     Q(g, a, g) against max_a Q(s, a, g) with s = g but that object put back at its lowest height in the
     episode, all else equal. A Q-function that reads the object gives the second a clearly lower value."""
@@ -293,7 +329,8 @@ def object_height_probe(q: VectorLateFusionQ, learner: LearnerConfig, obs: np.nd
 
     def best(states: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            embedding = q.embed(torch.as_tensor((states - mean) / std), torch.as_tensor((goal - mean) / std))
+            embedding = q.embed(torch.as_tensor((features(states, relative) - mean) / std),
+                                torch.as_tensor((features(goal, relative) - mean) / std))
             _, logit = cem_maximize(lambda a: q.score(embedding, a), len(states), learner.action_dim,
                                     learner.cem_iterations, learner.cem_samples, learner.cem_elites,
                                     generator=torch.Generator().manual_seed(seed), binary_dims=learner.binary_dims)
@@ -327,8 +364,9 @@ def runs_table(runs: list[Path], name: str = "eval") -> str:
             ignored |= {"negative_temperature", "use_chaining"}
         changed = {k: v for k, v in learner.items() if v != defaults[k] and k not in ignored}
         setting = ", ".join(f"{k}={v}" for k, v in changed.items()) or "defaults"
-        if info.get("goal_difference"):
-            setting = ("goal_difference, " + setting) if setting != "defaults" else "goal_difference"
+        for flag in ("relative", "goal_difference"):
+            if info.get(flag):
+                setting = (f"{flag}, " + setting) if setting != "defaults" else flag
         if info.get("policy") == "gcbc_mle":
             setting = "explicit policy by maximum likelihood (gc_policy.py), uniform future goals"
         data = Path(info.get("data", "?")).stem
@@ -394,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--set", default="", help="LearnerConfig overrides, e.g. gamma=0.95,target_tau=0.01")
     t.add_argument("--goal-difference", action="store_true",
                    help="the Q-network fuses an encoding of goal - state (VectorLateFusionQ goal_difference)")
+    t.add_argument("--relative", action="store_true",
+                   help="append each object's position relative to the pinch point to the input (features)")
     t.add_argument("--out", type=Path, required=True)
     e = sub.add_parser("evaluate")
     e.add_argument("--run", type=Path, required=True)
@@ -402,6 +442,10 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--tasks", default=",".join(TASKS))
     e.add_argument("--cem", default="", help="the policy's CEM, e.g. cem_iterations=5,cem_samples=256,cem_elites=16")
     e.add_argument("--name", default="eval", help="results file RUN/NAME.json (default eval.json)")
+    e.add_argument("--proposal", type=Path, help="a gcbc_mle run: CEM starts around its action, not at 0")
+    e.add_argument("--proposal-std", type=float, default=0.2, help="std of CEM's first motion samples around it")
+    e.add_argument("--proposal-onoff-std", type=float, default=1.0,
+                   help="std of its on/off components (gripper, terminate); 1 flips about one sample in six")
     d = sub.add_parser("diagnose", help="the Q diagnostics table on held-out episodes (other seeds)")
     d.add_argument("--run", type=Path, required=True)
     d.add_argument("--data", type=Path, required=True)
@@ -423,9 +467,10 @@ def main(argv: list[str] | None = None) -> int:
         learner = LearnerConfig(**{"batch_size": args.batch_size, "seed": args.seed, **VARIANTS[args.variant],
                                    **_learner_overrides(args.set)})
         if args.variant == "gcbc_mle":
-            train_mle_policy(args.data, args.out, learner, args.updates)
+            train_mle_policy(args.data, args.out, learner, args.updates, relative=args.relative)
         else:
-            train(args.data, args.out, learner, args.updates, goal_difference=args.goal_difference)
+            train(args.data, args.out, learner, args.updates, goal_difference=args.goal_difference,
+                  relative=args.relative)
     elif args.command == "pool":
         groups = {}
         for item in args.groups:
@@ -436,11 +481,13 @@ def main(argv: list[str] | None = None) -> int:
         print(runs_table(args.runs, args.name), end="")
     elif args.command == "diagnose":
         q, learner, mean, std = load_run(args.run)
+        relative = json.loads((args.run / "config.json").read_text()).get("relative", False)
         with np.load(args.data) as held:
-            data = Transitions((held["obs"] - mean) / std, held["actions"], held["episode"], held["is_last"])
+            data = Transitions((features(held["obs"], relative) - mean) / std, held["actions"], held["episode"],
+                               held["is_last"])
         rows = diagnose(q, learner, data)
         with np.load(args.data) as held:
-            probe = object_height_probe(q, learner, held["obs"], held["episode"], mean, std)
+            probe = object_height_probe(q, learner, held["obs"], held["episode"], mean, std, relative=relative)
         table = format_rows(rows)
         if probe["frames"]:
             table += (f"\nObject-height probe ({probe['frames']} held-out frames with an object lifted): max Q at "
@@ -451,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
         print(table, end="")
     else:
         rows = evaluate(args.run, args.goals, args.max_steps, tasks=tuple(args.tasks.split(",")),
-                        cem=_learner_overrides(args.cem))
+                        cem=_learner_overrides(args.cem), proposal=args.proposal, proposal_std=args.proposal_std,
+                        proposal_onoff_std=args.proposal_onoff_std)
         (args.run / f"{args.name}.json").write_text(json.dumps(rows, indent=1))
         print(report(rows))
     return 0

@@ -166,6 +166,16 @@ def test_state_rung_collects_trains_evaluates_and_tabulates(tmp_path, capsys):
     capsys.readouterr()
     assert state_rung.main(["table", str(run), str(mle)]) == 0
     assert "| mle | play | explicit policy by maximum likelihood" in capsys.readouterr().out
+    # relative inputs train, diagnose and act; CEM can start around the GCBC policy's action
+    rel = tmp_path / "rel"
+    assert state_rung.main(["train", "--data", str(data), "--updates", "3", "--batch-size", "8", "--relative",
+                            "--goal-difference", "--out", str(rel)]) == 0
+    assert state_rung.main(["diagnose", "--run", str(rel), "--data", str(data)]) == 0
+    assert state_rung.main(["evaluate", "--run", str(rel), "--goals", "1", "--max-steps", "2", "--tasks", "reaching",
+                            "--proposal", str(mle), "--name", "proposal"]) == 0
+    capsys.readouterr()
+    assert state_rung.main(["table", str(rel), "--name", "proposal"]) == 0
+    assert "| rel | play | goal_difference, relative | 3 x 8 |" in capsys.readouterr().out
     assert state_rung.main(["pool", f"both={run},{mle}"]) == 0
     pooled = capsys.readouterr().out.splitlines()[-1]
     assert pooled.startswith("| both | run, mle | ") and "/2 = " in pooled  # one reaching goal per run, pooled

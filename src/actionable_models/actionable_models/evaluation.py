@@ -98,7 +98,9 @@ def rollout(cell, policy, goal, max_steps: int) -> dict:
     steps, stopped = 0, False
     while steps < max_steps:
         ee_pos, ee_yaw = cell.ee_pose()
-        decision = policy.decide(cell.render(), ee_pos, ee_yaw)
+        # The gripper's own measured closure, as /joint_states reports it: not privileged (every arm publishes
+        # it); a policy whose checkpoint does not read it ignores it.
+        decision = policy.decide(cell.render(), ee_pos, ee_yaw, cell.gripper_closure())
         if decision.reached:
             stopped = True
             break

@@ -3,7 +3,9 @@
 ``GoalReachingPolicy`` rebuilds the Q-network from a checkpoint file alone, preprocesses camera and goal
 images exactly as the dataset did (imaging.resize_for_learning), and turns the chosen normalised action
 into an absolute Cartesian target from the measured pose: the step limited to ``max_step_m``, clamped
-to the workspace box. ``SafetyMonitor`` says when to hold instead (stale camera or goal, bad pose).
+to the workspace box. A checkpoint trained with ``use_proprio`` also reads the measured pose and gripper
+closure (learning/proprio.py); ``decide`` then needs the closure. ``SafetyMonitor`` says when to hold
+instead (stale camera or goal, bad pose, no gripper joint state for a proprio checkpoint).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from actionable_models.errors import ConfigError
 from actionable_models.imaging import resize_for_learning
 from actionable_models.learning import checkpoint as ckpt
 from actionable_models.learning.cem import cem_maximize
-from actionable_models.learning.networks import make_q_network
+from actionable_models.learning.networks import embed, make_q_network
+from actionable_models.learning.proprio import proprio_vector
 
 
 @dataclass
@@ -117,6 +120,11 @@ class GoalReachingPolicy:
         self.spec = ActionSpec(max_translation_m=self.config.max_step_m, max_yaw_rad=self.config.max_yaw_step_rad)
 
     @property
+    def needs_gripper_closure(self) -> bool:
+        """Whether the checkpoint reads the measured gripper closure (and pose) beside the image."""
+        return self.learner.use_proprio
+
+    @property
     def image_size(self) -> int:
         """Side of the images the network reads."""
         return self.learner.image_size
@@ -130,15 +138,28 @@ class GoalReachingPolicy:
         self.goal = self._tensor(goal_rgb)
 
     @torch.inference_mode()
-    def decide(self, obs_rgb: np.ndarray, ee_pos: np.ndarray, ee_yaw: float) -> Decision:
-        """The best action for the camera image and measured pose, and the command it becomes."""
+    def decide(self, obs_rgb: np.ndarray, ee_pos: np.ndarray, ee_yaw: float,
+               gripper_closure: float | None = None) -> Decision:
+        """The best action for the camera image and measured pose, and the command it becomes.
+
+        ``gripper_closure``: the measured finger closure 0 (open) .. 1 (closed), as /joint_states reports
+        it. Required when the checkpoint uses proprio (``needs_gripper_closure``), ignored otherwise."""
         if self.goal is None:
             raise RuntimeError("no goal image set")
         ee_pos = np.asarray(ee_pos, dtype=float)
         if not (np.all(np.isfinite(ee_pos)) and math.isfinite(ee_yaw)):
             raise ValueError(f"measured pose is not finite: {ee_pos.tolist()}, yaw {ee_yaw}")
         c, lc = self.config, self.learner
-        embedding = self.q.embed(self._tensor(obs_rgb), self.goal)
+        proprio = None
+        if lc.use_proprio:
+            if gripper_closure is None:
+                raise ValueError(f"{self.info.path} was trained with use_proprio: decide() needs the measured "
+                                 "gripper closure (0 open .. 1 closed, from /joint_states)")
+            if not math.isfinite(gripper_closure):
+                raise ValueError(f"measured gripper closure is not finite: {gripper_closure}")
+            raw = proprio_vector(np.r_[ee_pos, ee_yaw], float(gripper_closure))
+            proprio = torch.as_tensor(raw).unsqueeze(0).to(self.device)
+        embedding = embed(self.q, self._tensor(obs_rgb), self.goal, proprio)
         action, logit = cem_maximize(lambda a: self.q.score(embedding, a), 1, lc.action_dim,
                                      c.cem_iterations or lc.cem_iterations, c.cem_samples or lc.cem_samples,
                                      min(c.cem_elites or lc.cem_elites, c.cem_samples or lc.cem_samples),
@@ -165,13 +186,21 @@ class SafetyMonitor:
         self.stale_after_s = stale_after_s
 
     def hold_reason(self, now_s: float, camera_s: float | None, goal_s: float | None,
-                    pose_s: float | None) -> str | None:
-        """Why to hold (None: act). Times are receive times in seconds on one clock."""
-        for name, stamp in (("camera image", camera_s), ("goal image", goal_s), ("end-effector pose", pose_s)):
+                    pose_s: float | None, gripper_s: float | None = None,
+                    needs_gripper: bool = False) -> str | None:
+        """Why to hold (None: act). Times are receive times in seconds on one clock. ``needs_gripper``: the
+        policy reads the measured gripper closure (a use_proprio checkpoint), received at ``gripper_s``."""
+        inputs = [("camera image", camera_s), ("goal image", goal_s), ("end-effector pose", pose_s)]
+        if needs_gripper:
+            inputs.append(("gripper joint state (/joint_states with gripper_finger_joint; this checkpoint "
+                           "reads the gripper closure)", gripper_s))
+        for name, stamp in inputs:
             if stamp is None:
                 return f"no {name} received yet"
         if now_s - camera_s > self.stale_after_s:
             return f"camera image is stale ({now_s - camera_s:.2f} s old > {self.stale_after_s} s)"
         if now_s - pose_s > self.stale_after_s:
             return f"end-effector pose is stale ({now_s - pose_s:.2f} s old > {self.stale_after_s} s)"
+        if needs_gripper and now_s - gripper_s > self.stale_after_s:
+            return f"gripper joint state is stale ({now_s - gripper_s:.2f} s old > {self.stale_after_s} s)"
         return None

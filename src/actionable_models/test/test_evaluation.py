@@ -42,3 +42,56 @@ def test_gif_frames_are_labelled_and_play_at_the_control_rate(tmp_path):
     write_gif(path, [frame, frame[:, ::-1].copy()], fps=5.0)
     with Image.open(path) as gif:
         assert gif.n_frames == 2 and gif.info["duration"] == 200  # ms: 5 Hz
+
+
+def test_rollout_gives_the_policy_the_cells_measured_pose_and_closure_only():
+    """The core evaluator passes what a real arm publishes (camera, measured pose, gripper closure), never the
+    privileged scene state."""
+    from types import SimpleNamespace
+
+    from actionable_models.evaluation import rollout
+
+    class FakeCell:
+        def __init__(self):
+            self.closure, self.steps = 0.0, 0
+
+        def reset(self, seed, layout):
+            pass
+
+        def scene_state(self):
+            return SimpleNamespace(ee_pos=np.zeros(3))
+
+        def ee_pose(self):
+            return np.array([0.45, 0.0, 0.2]), 0.1
+
+        def gripper_closure(self):
+            return self.closure
+
+        def render(self):
+            return np.zeros((8, 8, 3), np.uint8)
+
+        def set_command(self, pos, yaw, gripper):
+            self.closure = gripper  # the fingers follow the command at once
+
+        def step(self):
+            self.steps += 1
+
+    class RecordingPolicy:
+        def __init__(self):
+            self.calls = []
+
+        def set_goal(self, image):
+            pass
+
+        def decide(self, obs_rgb, ee_pos, ee_yaw, gripper_closure=None):
+            self.calls.append((tuple(ee_pos), ee_yaw, gripper_closure))
+            return SimpleNamespace(reached=False, target_pos=ee_pos, target_yaw=ee_yaw,
+                                   gripper=1.0 - (gripper_closure or 0.0))
+
+    spec = SimpleNamespace(seed=1, layout="default", task="reaching", object=None, is_success=lambda s: False)
+    goal = SimpleNamespace(spec=spec, image=np.zeros((8, 8, 3), np.uint8), state=SimpleNamespace(ee_pos=np.zeros(3)))
+    policy = RecordingPolicy()
+    row = rollout(FakeCell(), policy, goal, max_steps=3)
+    assert row["steps"] == 3
+    assert [c[2] for c in policy.calls] == [0.0, 1.0, 0.0]  # the measured closure of each step
+    assert policy.calls[0][:2] == ((0.45, 0.0, 0.2), 0.1)

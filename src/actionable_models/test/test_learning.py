@@ -349,3 +349,198 @@ def test_explicit_goal_conditioned_policy_learns_the_data_action_by_maximum_like
     act = policy.act(obs[:2], obs[3:5])
     assert torch.allclose(act[:, :4], torch.tensor([0.5, -0.5, 0.0, 0.0]), atol=0.05)
     assert act[:, 4:].tolist() == [[1.0, -1.0], [1.0, -1.0]]
+
+
+# ------------------------------------------------------------------ proprio (use_proprio): pose and closure
+def proprio_transitions(episodes=3, length=5, size=16, seed=0):
+    """tiny_transitions with a scaled proprio per step: x, y, z, yaw and a closure that flips mid-episode."""
+    from actionable_models.learning.proprio import proprio_vector
+
+    data = tiny_transitions(episodes, length, size, seed)
+    rng = np.random.default_rng(seed + 1)
+    n = episodes * length
+    pose = np.c_[rng.uniform(0.3, 0.6, n), rng.uniform(-0.2, 0.2, n), rng.uniform(0.01, 0.3, n),
+                 rng.uniform(-1.5, 1.5, n)]
+    closure = np.tile(np.r_[np.zeros(length // 2), np.ones(length - length // 2)], episodes)
+    return Transitions(data.observations, data.actions, data.episode, data.is_last,
+                       proprio=proprio_vector(pose, closure))
+
+
+def test_proprio_scaling_uses_the_cells_workspace_constants():
+    from actionable_models.learning import proprio
+    from actionable_models.sim.config import CellConfig
+
+    cell = CellConfig()
+    assert proprio.WORKSPACE_MIN == cell.workspace_min and proprio.WORKSPACE_MAX == cell.workspace_max
+    assert proprio.YAW_LIMITS == tuple(cell.yaw_limits)
+    corners = np.array([[*cell.workspace_min, cell.yaw_limits[0]], [*cell.workspace_max, cell.yaw_limits[1]]])
+    scaled = proprio.proprio_vector(corners, np.array([0.0, 1.0]))
+    assert scaled.dtype == np.float32 and scaled.shape == (2, proprio.PROPRIO_DIM)
+    assert np.allclose(scaled, [[-1] * 5, [1] * 5], atol=1e-6)
+    assert np.allclose(proprio.proprio_vector(np.r_[0.45, 0.0, 0.1775, 0.0], 0.5), 0, atol=1e-6)
+    with pytest.raises(ValueError, match="proprio needs"):
+        proprio.proprio_vector(np.zeros((2, 3)), np.zeros(2))
+
+
+@pytest.mark.parametrize("cls", [LateFusionQ, EarlyFusionQ])
+def test_networks_with_proprio_take_it_and_read_the_closure(cls):
+    from actionable_models.learning.networks import VectorLateFusionQ
+
+    torch.manual_seed(0)
+    q = cls(LearnerConfig(**SMALL, use_proprio=True))
+    obs = torch.randint(0, 255, (2, 3, 16, 16), dtype=torch.uint8)
+    actions = torch.rand(2, 7, 6) * 2 - 1
+    open_, closed = torch.zeros(2, 5), torch.zeros(2, 5)
+    open_[:, 4], closed[:, 4] = -1.0, 1.0  # closure 0 and 1, the pose the same
+    logits = q(obs, obs, actions, open_)
+    assert logits.shape == (2, 7)
+    assert not torch.allclose(logits, q(obs, obs, actions, closed))  # Q depends on the closure input
+    with pytest.raises(ValueError, match="needs the observation's proprio"):
+        q(obs, obs, actions)
+    with pytest.raises(ValueError, match=r"proprio must be \(2, 5\)"):
+        q(obs, obs, actions, torch.zeros(2, 4))
+    plain = cls(LearnerConfig(**SMALL))
+    assert plain.proprio is None and q.proprio is not None
+    with pytest.raises(ValueError, match="built without use_proprio"):
+        plain(obs, obs, actions, open_)
+    with pytest.raises(ConfigError, match="use_proprio"):
+        VectorLateFusionQ(LearnerConfig(**SMALL, use_proprio=True), 5)
+
+
+def test_a_network_without_proprio_initialises_as_before():
+    """The proprio modules are built last: without use_proprio, the same seed gives the same weights and
+    parameter names as a network that never had the option."""
+    torch.manual_seed(0)
+    plain = LateFusionQ(LearnerConfig(**SMALL))
+    torch.manual_seed(0)
+    with_proprio = LateFusionQ(LearnerConfig(**SMALL, use_proprio=True))
+    assert not any(name.startswith("proprio") for name in plain.state_dict())
+    assert torch.equal(plain.encoder.convs[0][0].weight, with_proprio.encoder.convs[0][0].weight)
+    assert with_proprio.fuse[0].in_features == plain.fuse[0].in_features + 64
+
+
+@pytest.mark.parametrize("fusion", ["late", "early"])
+def test_update_with_proprio_learns_through_the_proprio_encoder(fusion):
+    data = proprio_transitions()
+    objective, config = _objective(learning_rate=1e-3, use_proprio=True, fusion=fusion)
+    sampler = GoalSampler(data, config, np.random.default_rng(0))
+    arrays = sampler.sample(8).arrays(data)
+    assert arrays["proprio"].shape == (8, 5) and arrays["next_proprio"].shape == (8, 5)
+    assert "goal_proprio" not in arrays  # a goal is an image only
+    before = [p.detach().clone() for p in objective.q.proprio.parameters()]
+    metrics = objective.update(to_tensors(arrays))
+    assert all(np.isfinite(v) for v in metrics.values())
+    assert any(not torch.equal(a, b) for a, b in zip(before, objective.q.proprio.parameters()))
+    without = to_tensors(sampler.sample(8).arrays(data))
+    del without["next_proprio"]
+    with pytest.raises(ValueError, match="no 'next_proprio'"):
+        objective.update(without)
+    with pytest.raises(ConfigError, match="hold no proprio"):
+        GoalSampler(tiny_transitions(), config, np.random.default_rng(0))
+
+
+def test_targets_use_the_next_states_proprio():
+    objective, _ = _objective(use_proprio=True)
+    obs = torch.randint(0, 255, (4, 3, 16, 16), dtype=torch.uint8)
+    open_, closed = torch.zeros(4, 5), torch.zeros(4, 5)
+    open_[:, 4], closed[:, 4] = -1.0, 1.0
+    values = []
+    for next_proprio in (open_, closed):
+        objective.generator.manual_seed(0)  # the same CEM draws
+        values.append(objective.max_next_q(obs, obs, next_proprio=next_proprio))
+    assert not torch.allclose(values[0], values[1])
+    batch = {"next_obs": obs, "goal": obs, "reached": torch.zeros(4, dtype=torch.bool),
+             "chained": torch.zeros(4, dtype=torch.bool), "next_proprio": closed}
+    objective.generator.manual_seed(0)
+    assert torch.allclose(objective.data_targets(batch), objective.config.gamma * values[1])
+
+
+def test_diagnostics_feed_the_observations_proprio():
+    from actionable_models.learning.diagnostics import diagnose
+
+    data = proprio_transitions(episodes=3, length=8)
+    config = LearnerConfig(**SMALL, use_proprio=True)
+    torch.manual_seed(0)
+    rows = diagnose(make_q_network(config), config, data, distances=(1, 2), samples=6, negatives=4)
+    assert [r.k for r in rows] == [1, 2] and all(0 <= r.q_data <= 1 for r in rows)
+    with pytest.raises(ConfigError, match="hold none"):
+        diagnose(make_q_network(config), config, tiny_transitions(length=8), distances=(1,), samples=4)
+
+
+def test_cem_can_start_from_a_given_distribution():
+    start = torch.tensor([0.7, -0.4, 0.2, 0.0, 1.0, -1.0])
+    flat = lambda a: torch.zeros(a.shape[:2])  # every action scores the same: the best is the first sampled
+    action, _ = cem_maximize(flat, 2, 6, 1, 32, 4, generator=torch.Generator().manual_seed(0),
+                             init_mean=start, init_std=torch.full((6,), 1e-4))
+    assert torch.allclose(action, start.expand(2, 6), atol=1e-3)
+
+
+def test_uniform_relabeled_goals_reach_the_episode_end():
+    data = tiny_transitions(episodes=4, length=30)
+    near = GoalSampler(data, LearnerConfig(**SMALL, use_chaining=False), np.random.default_rng(0)).sample(2000)
+    far = GoalSampler(data, LearnerConfig(**SMALL, use_chaining=False, relabel_uniform_fraction=1.0),
+                      np.random.default_rng(0)).sample(2000)
+    k_near, k_far = near.goal_index - near.index, far.goal_index - far.index
+    assert np.all(k_far >= 1) and np.all(far.goal_index <= data.episode_end[far.index])
+    assert k_near.mean() < 4.0 < 6.0 < k_far.mean()  # Geometric(0.3): 3.3; uniform over the rest: about 8
+    assert (k_far >= 20).mean() > 0.05 > (k_near >= 20).mean()
+
+
+def test_cem_like_negative_candidates_crowd_where_cem_searches():
+    uniform, _ = _objective(negative_candidates=64)
+    like_cem, _ = _objective(negative_candidates=64, negative_cem_fraction=1.0)
+    data_action = torch.zeros(256, 6)
+    near_zero = lambda cand: (cand[..., :4].abs() < 0.3).all(-1).float().mean().item()
+    # uniform in the 4-D motion box: 0.3^4 = 0.8 % near zero motion; N(0, 0.5^2): 0.45^4 = 4 %
+    assert near_zero(uniform.negative_candidates(data_action)) < 0.02 < near_zero(like_cem.negative_candidates(data_action))
+    half, _ = _objective(negative_candidates=64, negative_cem_fraction=0.5)
+    assert half.negative_candidates(data_action).shape == (256, 64, 6)
+
+
+def test_negative_cem_search_adds_the_online_argmax_to_the_candidates():
+    objective, config = _objective(negative_cem_search=True)
+    obs = torch.randint(0, 255, (4, 3, 16, 16), dtype=torch.uint8)
+    seen = []
+    pick = lambda cand, logits: seen.append(cand.shape) or cand[:, :config.num_negatives]
+    objective.forward_module(obs, obs, torch.zeros(4, 6), objective.negative_candidates(torch.zeros(4, 6)), pick,
+                             None, objective.cem_candidates)
+    assert seen == [torch.Size([4, config.negative_candidates + 1, 6])]
+    assert np.isfinite(list(objective.update(to_tensors(GoalSampler(tiny_transitions(), config,
+                                                         np.random.default_rng(0)).sample(8).arrays(tiny_transitions())))
+                            .values())).all()
+
+
+def test_relabeled_rows_can_bootstrap_from_the_logged_next_action():
+    objective, _ = _objective(relabel_bootstrap="logged")
+    seen = {}
+
+    def fake(next_obs, goal, next_action=None, logged_only=None, needed=None):
+        seen["logged_only"] = logged_only
+        return torch.full((3,), 0.5)
+
+    objective.max_next_q = fake
+    images = torch.zeros(3, 3, 16, 16, dtype=torch.uint8)
+    objective.data_targets({"next_obs": images, "goal": images, "reached": torch.tensor([False, False, False]),
+                            "chained": torch.tensor([False, True, False]),
+                            "next_is_last": torch.tensor([False, False, True])})
+    assert seen["logged_only"].tolist() == [True, True, False]  # the max only at an episode's last frame
+    with pytest.raises(ConfigError, match="chain_bootstrap"):
+        LearnerConfig(relabel_bootstrap="logged", chain_bootstrap="max")
+
+
+def test_clipped_double_q_takes_the_smaller_target_and_lags_the_target():
+    objective, _ = _objective(clipped_double_q=True)
+    plain, _ = _objective()
+    obs = torch.randint(0, 255, (6, 3, 16, 16), dtype=torch.uint8)
+    with torch.no_grad():
+        for p in objective.q_lagged.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    objective.generator.manual_seed(0)
+    plain.generator.manual_seed(0)
+    clipped, unclipped = objective.max_next_q(obs, obs, torch.zeros(6, 6)), plain.max_next_q(obs, obs, torch.zeros(6, 6))
+    assert torch.all(clipped <= unclipped + 1e-6) and torch.any(clipped < unclipped - 1e-4)
+    before = [p.clone() for p in objective.q_lagged.parameters()]
+    batch = GoalSampler(tiny_transitions(), objective.config, np.random.default_rng(0)).sample(8)
+    objective.update(to_tensors(batch.arrays(tiny_transitions())))
+    moved = [(p - b).abs().max().item() for p, b in zip(objective.q_lagged.parameters(), before)]
+    assert max(moved) > 0  # it follows the target network

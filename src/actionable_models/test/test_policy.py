@@ -83,3 +83,64 @@ def test_q_stop_applies_to_q_functions_not_to_behaviour_cloning(run_dir):
     assert policy.decide(camera, pose, 0.0).reached  # any Q clears a threshold this low
     policy.learner.method = "gcbc"  # a GCBC score says how data-like an action is, not how likely the goal is
     assert not policy.decide(camera, pose, 0.0).reached
+
+
+@pytest.fixture(scope="module")
+def proprio_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("policy_proprio")
+    write_dataset(root / "bags", episodes=2, frames=8, height=32, width=32)
+    learner = LearnerConfig(**{**LEARNER.__dict__, "use_proprio": True})
+    train(root / "bags", root / "run", learner, TrainConfig(steps=4, checkpoint_every=4),
+          DatasetConfig(image_size=16, cache_dir=root / "cache"))
+    return root / "run"
+
+
+def test_a_proprio_checkpoint_needs_the_gripper_closure(proprio_run):
+    camera = np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    pose = np.array([0.45, 0.0, 0.2])
+    policy = GoalReachingPolicy(proprio_run)
+    assert policy.learner.use_proprio and policy.needs_gripper_closure
+    policy.set_goal(camera)
+    with pytest.raises(ValueError, match="trained with use_proprio: decide\\(\\) needs the measured gripper closure"):
+        policy.decide(camera, pose, 0.0)
+    with pytest.raises(ValueError, match="gripper closure is not finite"):
+        policy.decide(camera, pose, 0.0, float("nan"))
+    decision = policy.decide(camera, pose, 0.0, 1.0)
+    assert 0.0 <= decision.q <= 1.0 and decision.action.shape == (6,)
+    # the closure is an input: the same image and pose, fingers open against closed, score differently
+    import torch
+
+    from actionable_models.learning.proprio import proprio_vector
+
+    embeddings = []
+    for closure in (0.0, 1.0):
+        p = torch.as_tensor(proprio_vector(np.r_[pose, 0.0], closure))[None]
+        embeddings.append(policy.q.embed(policy._tensor(camera), policy.goal, p))
+    assert not torch.allclose(embeddings[0], embeddings[1])
+
+
+def test_an_old_checkpoint_without_the_field_loads_as_use_proprio_false(run_dir, tmp_path):
+    import json
+
+    good = latest_checkpoint(run_dir)
+    with safe_open(str(good), framework="pt") as f:
+        metadata = dict(f.metadata())
+    config = json.loads(metadata["config"])
+    del config["use_proprio"]  # as a checkpoint written before the field existed
+    metadata["config"] = json.dumps(config)
+    save_file(load_file(str(good)), str(tmp_path / "old.safetensors"), metadata=metadata)
+    assert read_info(tmp_path / "old.safetensors").config.use_proprio is False
+    policy = GoalReachingPolicy(tmp_path / "old.safetensors")
+    assert not policy.needs_gripper_closure
+    camera = np.zeros((16, 16, 3), np.uint8)
+    policy.set_goal(camera)
+    assert policy.decide(camera, np.array([0.45, 0.0, 0.2]), 0.0).action.shape == (6,)  # no closure needed
+    assert policy.decide(camera, np.array([0.45, 0.0, 0.2]), 0.0, 0.5).action.shape == (6,)  # and ignored
+
+
+def test_safety_monitor_holds_a_proprio_policy_without_a_gripper_joint_state():
+    monitor = SafetyMonitor(stale_after_s=0.5)
+    assert monitor.hold_reason(10.0, 9.9, 1.0, 9.9) is None  # a policy without proprio needs none
+    assert "no gripper joint state" in monitor.hold_reason(10.0, 9.9, 1.0, 9.9, None, needs_gripper=True)
+    assert "gripper joint state is stale" in monitor.hold_reason(10.0, 9.9, 1.0, 9.9, 8.0, needs_gripper=True)
+    assert monitor.hold_reason(10.0, 9.9, 1.0, 9.9, 9.9, needs_gripper=True) is None

@@ -48,14 +48,17 @@ def test_checkpoint_describes_itself_and_round_trips_exactly(bags, tmp_path):
     assert any((tmp_path / "run" / "tensorboard").iterdir())
 
 
-def test_interrupted_run_resumes_to_the_same_weights(bags, tmp_path):
-    straight = _train(bags, tmp_path / "straight", tmp_path / "cache", 12)
+@pytest.mark.parametrize("overrides", [{}, {"clipped_double_q": True}], ids=["default", "clipped_double_q"])
+def test_interrupted_run_resumes_to_the_same_weights(bags, tmp_path, overrides):
+    learner = LearnerConfig(**{**LEARNER.__dict__, **overrides})  # clipped_double_q: its lagged target resumes too
+    straight = _train(bags, tmp_path / "straight", tmp_path / "cache", 12, learner=learner)
     stops = iter([False] * 7 + [True])
-    first = _train(bags, tmp_path / "resumed", tmp_path / "cache", 12, should_stop=lambda: next(stops))
+    first = _train(bags, tmp_path / "resumed", tmp_path / "cache", 12, should_stop=lambda: next(stops),
+                   learner=learner)
     assert first.step == 7  # stopped by request, with a checkpoint of step 7
-    second = _train(bags, tmp_path / "resumed", tmp_path / "cache", 12)
+    second = _train(bags, tmp_path / "resumed", tmp_path / "cache", 12, learner=learner)
     assert second.resumed_from == 7 and second.step == 12
-    a, b = make_q_network(LEARNER), make_q_network(LEARNER)
+    a, b = make_q_network(learner), make_q_network(learner)
     ckpt.load_weights(straight.checkpoint, a)
     ckpt.load_weights(second.checkpoint, b)
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
@@ -181,3 +184,39 @@ def test_am_diagnose_scores_a_checkpoint_on_held_out_bags(bags, tmp_path, capsys
     assert (result.run_dir / "diagnostics.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["diagnose", str(tmp_path / "nothing"), "--dataset", str(held_out)]) == 2
     assert "checkpoint does not exist" in capsys.readouterr().err
+
+
+def test_am_train_sets_use_proprio_and_fills_it_from_the_datasets_pose_and_closure(bags, tmp_path, monkeypatch):
+    """`am train --set trainer.use_proprio=true` trains a checkpoint that records it; the transitions carry
+    the dataset's measured ee_pose and gripper closure, scaled; the same seed gives the same weights."""
+    import yaml
+
+    from actionable_models.data.dataset import load_dataset
+    from actionable_models.learning.proprio import proprio_vector
+    from actionable_models.learning.trainer import dataset_transitions
+    from am_bringup.cli import main
+
+    dataset = load_dataset(bags, DatasetConfig(image_size=16, cache_dir=tmp_path / "cache"))
+    learner = LearnerConfig(**{**LEARNER.__dict__, "use_proprio": True})
+    data = dataset_transitions(dataset, learner)
+    assert np.array_equal(data.proprio, proprio_vector(dataset.ee_pose, dataset.gripper))
+    assert np.allclose(data.proprio[:, 4], 2 * np.asarray(dataset.gripper) - 1)
+    assert dataset_transitions(dataset, LEARNER).proprio is None  # nothing extra without the option
+
+    a = _train(bags, tmp_path / "a", tmp_path / "cache", 5, learner=learner)
+    b = _train(bags, tmp_path / "b", tmp_path / "cache", 5, learner=learner)
+    wa, wb = (torch.load(tmp_path / d / ckpt.TRAIN_STATE, weights_only=True)["q_target"] for d in "ab")
+    assert any(k.startswith("proprio.") for k in wa) and all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert ckpt.read_info(a.checkpoint).config.use_proprio
+    with pytest.raises(ckpt.CheckpointError, match="use_proprio: True != False"):
+        _train(bags, tmp_path / "a", tmp_path / "cache", 10)  # resuming without the option is refused
+
+    config = tmp_path / "train.yaml"
+    params = {"dataset": str(bags), "run_dir": str(tmp_path / "cli"), "steps": 2, "checkpoint_every": 2,
+              "log_every": 1, "device": "cpu", **{k: getattr(LEARNER, k) for k in (
+                  "image_size", "embed_dim", "batch_size", "cem_samples", "cem_elites", "negative_candidates")}}
+    config.write_text(yaml.safe_dump({"trainer": {"ros__parameters": params}}))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert main(["train", "--config", str(config), "--set", "trainer.use_proprio=true"]) == 0
+    info = ckpt.read_info(ckpt.latest_checkpoint(tmp_path / "cli"))
+    assert info.config.use_proprio is True and info.step == 2

@@ -422,14 +422,14 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     from actionable_models.learning import checkpoint as ckpt
     from actionable_models.learning.diagnostics import diagnose, format_rows, plot_rows
     from actionable_models.learning.networks import make_q_network
-    from actionable_models.learning.sampler import Transitions
+    from actionable_models.learning.trainer import dataset_transitions
 
     path = ckpt.resolve_checkpoint(args.run)
     info = ckpt.read_info(path)  # CheckpointError names a missing or bad file
     q = make_q_network(info.config)
     ckpt.load_weights(path, q)
     dataset = load_dataset(Path(args.dataset), DatasetConfig(image_size=info.config.image_size))
-    data = Transitions(dataset.images, dataset.actions, dataset.episode, dataset.is_last)
+    data = dataset_transitions(dataset, info.config)  # with the measured pose and closure for use_proprio
     rows = diagnose(q, info.config, data, samples=args.samples)
     out = Path(args.out) if args.out else path.parent
     out.mkdir(parents=True, exist_ok=True)

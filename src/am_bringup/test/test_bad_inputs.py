@@ -66,6 +66,7 @@ AM_CASES = [
     (["train", "--set", "trainer.learning_rate=abc"], 2, ["parameter learning_rate", "number", "'abc'"]),
     (["train", "--set", "trainer.lerning_rate=0.1"], 2, ["unknown trainer parameter lerning_rate", "learning_rate"]),
     (["train", "--set", "trainer.fusion=middle"], 2, ["fusion", "late", "'middle'"]),
+    (["train", "--set", "trainer.use_proprio=maybe"], 2, ["parameter use_proprio", "boolean", "'maybe'"]),
     (["train", "--dataset", "{root}/missing", "--out", "{root}/t1", "--steps", "1"], 1, ["missing", "does not exist"]),
     (["train", "--config", "{root}/no_ros_parameters.yaml"], 2, ["no_ros_parameters.yaml", "ros__parameters"]),
     # am goal

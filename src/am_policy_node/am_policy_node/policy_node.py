@@ -1,12 +1,14 @@
 """The policy node: reach the goal image with argmax_a Q(s, a, g), as Cartesian commands.
 
 Subscribes /camera/image_raw (sensor-data QoS), /am/goal_image (reliable, transient local: a goal
-published before the node starts still counts), /arm/ee_pose and /am/checkpoint (reloads the network when
-a trainer announces a new checkpoint). Decides at ``control_rate_hz`` (``trigger: timer``) or on every
-new camera frame (``trigger: observation``, for a lock-step sim), publishing /arm/gripper_cmd then
-/arm/cartesian_cmd stamped with the camera frame it answers, and its state on /am/policy_status (JSON:
-state acting | holding | reached, q, reason). Safety: holds (commands nothing) while the camera or pose
-is stale or missing or no goal is set; every target is step-limited and clamped to the workspace;
+published before the node starts still counts), /arm/ee_pose, /joint_states (the measured gripper closure,
+``gripper_finger_joint``, which a checkpoint trained with use_proprio reads beside the image) and
+/am/checkpoint (reloads the network when a trainer announces a new checkpoint). Decides at
+``control_rate_hz`` (``trigger: timer``) or on every new camera frame (``trigger: observation``, for a
+lock-step sim), publishing /arm/gripper_cmd then /arm/cartesian_cmd stamped with the camera frame it
+answers, and its state on /am/policy_status (JSON: state acting | holding | reached, q, reason). Safety:
+holds (commands nothing) while the camera or pose (or, for a use_proprio checkpoint, the gripper joint
+state) is stale or missing or no goal is set; every target is step-limited and clamped to the workspace;
 non-finite inputs are rejected with a logged error. Stops commanding when the goal is judged reached
 (Q >= reached_q or terminate) until a new goal arrives.
 """
@@ -21,7 +23,7 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Float64, String
 
 from actionable_models.data import keys
@@ -59,6 +61,8 @@ class PolicyNode(Node):
         self.camera: tuple[np.ndarray, object, float] | None = None  # rgb, header stamp, receive time
         self.pose: tuple[np.ndarray, float, float] | None = None  # position, yaw, receive time
         self.pose_stamp = None
+        self.gripper: tuple[float, float] | None = None  # measured closure 0..1, receive time
+        self.gripper_stamp = None
         self.goal_time: float | None = None
         self.reached = False
         self.decisions = 0
@@ -74,6 +78,7 @@ class PolicyNode(Node):
         else:
             self.create_subscription(CompressedImage, keys.IMAGE_COMPRESSED, self._on_camera, qos_profile_sensor_data)
         self.create_subscription(PoseStamped, keys.EE_POSE, self._on_pose, 10)
+        self.create_subscription(JointState, keys.JOINT_STATES, self._on_joint_state, 10)
         self.create_subscription(Image, "/am/goal_image", self._on_goal, LATCHED)
         self.create_subscription(String, "/am/checkpoint", self._on_checkpoint, LATCHED)
         goal_file = p["goal_image_file"]
@@ -82,8 +87,9 @@ class PolicyNode(Node):
         if self.trigger == "timer":
             period = 1.0 / p["control_rate_hz"]
             self.create_timer(period, self._step, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        reads = ", reads the gripper closure" if self.policy.needs_gripper_closure else ""
         self.get_logger().info(f"policy ready: {self.policy.info.path} (step {self.policy.info.step}, "
-                               f"{self.policy.image_size} px), trigger {self.trigger}")
+                               f"{self.policy.image_size} px{reads}), trigger {self.trigger}")
 
     # ----------------------------------------------------------------------------------------- inputs
     def _rgb(self, msg, what: str) -> np.ndarray | None:
@@ -110,13 +116,30 @@ class PolicyNode(Node):
         self.pose_stamp = msg.header.stamp
         self._step_on_observation()
 
+    def _on_joint_state(self, msg: JointState) -> None:
+        closure = keys.gripper_closure(msg.name, msg.position)
+        if closure is None:
+            return  # a joint state without the gripper joint (an arm driver publishing its joints alone)
+        if not np.isfinite(closure):
+            self.get_logger().error(f"ignored joint state with a non-finite {keys.GRIPPER_JOINT} position")
+            return
+        self.gripper = (closure, time.monotonic())
+        self.gripper_stamp = msg.header.stamp
+        self._step_on_observation()
+
     def _step_on_observation(self) -> None:
         # An observation is a camera frame and the pose measured with it (same stamp, as the sim cell sends
         # them), or failing that the first pose received after the frame; they may arrive in either order.
+        # A checkpoint that reads the gripper closure waits for the joint state of the frame the same way.
         if self.trigger != "observation" or self.camera is None or self.pose is None:
             return
-        if self.pose_stamp == self.camera[1] or self.pose[2] >= self.camera[2]:
-            self._step()
+        if not (self.pose_stamp == self.camera[1] or self.pose[2] >= self.camera[2]):
+            return
+        # (With none at all, step anyway: the hold rule then reports what is missing.)
+        if self.policy.needs_gripper_closure and self.gripper is not None and not (
+                self.gripper_stamp == self.camera[1] or self.gripper[1] >= self.camera[2]):  # an older one: wait
+            return
+        self._step()
 
     def _on_goal(self, msg: Image) -> None:
         rgb = self._rgb(msg, "goal image")
@@ -159,7 +182,9 @@ class PolicyNode(Node):
     def _step(self) -> None:
         now = time.monotonic()
         reason = self.safety.hold_reason(now, self.camera[2] if self.camera else None, self.goal_time,
-                                         self.pose[2] if self.pose else None)
+                                         self.pose[2] if self.pose else None,
+                                         self.gripper[1] if self.gripper else None,
+                                         needs_gripper=self.policy.needs_gripper_closure)
         if reason is not None:
             if reason != self._last_reason:
                 self.get_logger().warning(f"holding: {reason}")
@@ -174,7 +199,8 @@ class PolicyNode(Node):
         if self.trigger == "observation" and stamp == self._last_answered:
             return
         pos, yaw, _ = self.pose
-        decision = self.policy.decide(rgb, pos, yaw)
+        closure = self.gripper[0] if self.gripper else None
+        decision = self.policy.decide(rgb, pos, yaw, closure)
         self.decisions += 1
         self._last_answered = stamp
         if decision.reached:

@@ -1,4 +1,5 @@
-"""The policy node over real rclpy topics: latched goals, hold rules, checkpoint errors and reloads."""
+"""The policy node over real rclpy topics: latched goals, hold rules, checkpoint errors and reloads, and a
+checkpoint that reads the gripper closure from /joint_states (use_proprio)."""
 
 import json
 import sys
@@ -12,7 +13,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Float64, String
 
 from actionable_models.data.dataset import DatasetConfig
@@ -41,12 +42,25 @@ def run_dir(tmp_path_factory):
     return root / "run"
 
 
+@pytest.fixture(scope="module")
+def proprio_run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("policy_node_proprio")
+    write_dataset(root / "bags", episodes=2, frames=8, height=32, width=32)
+    learner = LearnerConfig(image_size=16, embed_dim=32, batch_size=8, cem_samples=16, cem_elites=4,
+                            negative_candidates=8, use_proprio=True)
+    train(root / "bags", root / "run", learner, TrainConfig(steps=2, checkpoint_every=2),
+          DatasetConfig(image_size=16, cache_dir=root / "cache"))
+    return root / "run"
+
+
 class FakeArm:
     """Plays camera and arm: publishes frames and poses, records commands and the policy's status."""
 
-    def __init__(self, context, compressed: bool = False):
+    def __init__(self, context, compressed: bool = False, joint_states: bool = False):
         self.node = Node("fake_arm", context=context, start_parameter_services=False)
         self.compressed = compressed
+        self.joint_states = joint_states  # also publish /joint_states (six arm joints and the gripper's)
+        self.joints = self.node.create_publisher(JointState, "/joint_states", 10)
         self.camera = self.node.create_publisher(CompressedImage if compressed else Image, "/camera/image_raw"
                                                  + ("/compressed" if compressed else ""), qos_profile_sensor_data)
         self.pose = self.node.create_publisher(PoseStamped, "/arm/ee_pose", 10)
@@ -76,6 +90,11 @@ class FakeArm:
         pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = 0.45, 0.0, 0.2
         pose.pose.orientation.x = 1.0  # gripper pointing down, yaw 0
         self.pose.publish(pose)
+        if self.joint_states:
+            joints = JointState(name=[f"joint_{i}" for i in range(6)] + ["gripper_finger_joint"],
+                                position=[0.0] * 6 + [0.8 * (self.frames % 2)])  # fingers closed every other frame
+            joints.header.stamp = stamp
+            self.joints.publish(joints)
 
 
 def _policy(context, run_dir, **params):
@@ -160,3 +179,29 @@ def test_missing_or_empty_checkpoint_is_a_clear_error(context, tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
         missing = str(tmp_path / "x.safetensors")
         PolicyNode(context=context, parameter_overrides=[Parameter("checkpoint", value=missing)])
+
+
+@pytest.mark.parametrize("trigger", ["timer", "observation"])
+def test_a_proprio_checkpoint_holds_until_the_gripper_joint_state_arrives_then_acts(context, proprio_run_dir,
+                                                                                    spin_for, trigger):
+    arm = FakeArm(context)
+    arm.publish_goal()
+    policy = _policy(context, proprio_run_dir, checkpoint=str(proprio_run_dir), trigger=trigger)
+    assert policy.policy.needs_gripper_closure
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(arm.node)
+    executor.add_node(policy)
+    try:
+        spin_for(executor, 1.0, every=arm.publish_observation)  # camera and pose, no joint state
+        assert not arm.commands
+        assert arm.status and arm.status[-1]["state"] == "holding"
+        assert "no gripper joint state" in arm.status[-1]["reason"]
+        arm.joint_states = True
+        spin_for(executor, 1.5, every=arm.publish_observation)
+        assert arm.commands and arm.status[-1]["state"] == "acting", arm.status[-3:]
+        assert policy.gripper is not None and policy.gripper[0] in (0.0, 1.0)
+        assert len(arm.grippers) == len(arm.commands)
+    finally:
+        executor.shutdown()
+        policy.destroy_node()
+        arm.node.destroy_node()

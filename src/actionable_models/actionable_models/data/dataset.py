@@ -462,10 +462,8 @@ def read_streams(header: BagHeader, on_frame: Callable[[int, object], None] | No
                     s.ee.append(_pose_xyzyaw(msg.pose))
                 elif topic == keys.JOINT_STATES:
                     s.joint_stamp.append(_stamp_ns(msg.header))
-                    names = list(msg.name)
-                    k = names.index(keys.GRIPPER_JOINT) if keys.GRIPPER_JOINT in names else -1
-                    ok = 0 <= k < len(msg.position)
-                    s.closure.append(float(np.clip(msg.position[k] / keys.GRIPPER_CLOSED_RAD, 0, 1)) if ok else np.nan)
+                    closure = keys.gripper_closure(msg.name, msg.position)
+                    s.closure.append(np.nan if closure is None else closure)
                 elif topic == keys.POSE_CMD:
                     s.cmd_stamp.append(_stamp_ns(msg.header))
                     s.cmd_log.append(log)

@@ -44,6 +44,20 @@ META_PRIMITIVES = "am.primitives"  # JSON list: what a scripted collector did in
 GRIPPER_JOINT = "gripper_finger_joint"
 GRIPPER_CLOSED_RAD = 0.8  # the Robotiq 2F-85 driver joint's travel
 
+
+def gripper_closure(names, positions) -> float | None:
+    """The measured closure 0 (open) .. 1 (closed) in a /joint_states message's ``name`` and ``position``
+    (``GRIPPER_JOINT`` / ``GRIPPER_CLOSED_RAD``, clipped), or None when the message has no gripper joint
+    position. NaN when the position is NaN (the caller decides what a broken reading means)."""
+    names = list(names)
+    if GRIPPER_JOINT not in names:
+        return None
+    k = names.index(GRIPPER_JOINT)
+    if k >= len(positions):
+        return None
+    value = float(positions[k])
+    return value if value != value else min(max(value / GRIPPER_CLOSED_RAD, 0.0), 1.0)
+
 EPISODE_DIR_PREFIX = "episode_"
 RECORDING_MARKER = ".recording"  # present while an episode is open; left behind by a crash
 

@@ -43,6 +43,20 @@ class CheckpointInfo:
     dataset: dict
 
 
+# LearnerConfig fields added after checkpoints were first written, with the value every older checkpoint
+# was trained with. A stored config without the field means that value, whatever the default is now.
+LEGACY_FIELDS = {"use_proprio": False}
+
+
+def learner_config_from_json(text: str) -> LearnerConfig:
+    """The LearnerConfig stored as JSON in a checkpoint or training state; fields it predates take their
+    LEGACY_FIELDS value (a checkpoint from before use_proprio loads with use_proprio False)."""
+    values = json.loads(text)
+    if not isinstance(values, dict):
+        raise ValueError(f"a learner config is a JSON object, got {type(values).__name__}")
+    return LearnerConfig(**{**LEGACY_FIELDS, **values})
+
+
 def _atomic(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     write(tmp)
@@ -74,7 +88,7 @@ def read_info(path: Path) -> CheckpointInfo:
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
     try:
-        config = LearnerConfig(**json.loads(meta["config"]))
+        config = learner_config_from_json(meta["config"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: its learner config cannot be read ({exc})") from exc
     return CheckpointInfo(path, config, int(meta.get("step", 0)), json.loads(meta.get("dataset", "{}")))

@@ -33,6 +33,9 @@ class LearnerConfig:
     relabel_future_p: float = 0.3
     """Relabeled goals are k >= 1 frames ahead with k ~ Geometric(p): 0.3 makes k = 1, a reaching step
     with target 1, 30 % of the time (the paper samples sub-sequences; it fixes no distribution)."""
+    relabel_uniform_fraction: float = 0.0
+    """Share of relabeled goals drawn uniformly from all later frames of the episode instead of k ~
+    Geometric(relabel_future_p) (OGBench's trajectory goals): far goals, as far as the tasks' own."""
     mc_lower_bound: bool = False
     """Monte Carlo lower bound on relabeled targets: the data reached the goal k steps after s, so the
     discounted value of its action is at least gamma^(k-1); the bootstrapped target is raised to that."""
@@ -53,6 +56,16 @@ class LearnerConfig:
     components) and keep the data action's gripper and terminate. Fully uniform candidates differ from the
     data in gripper and terminate too, so a network can tell them apart without looking at the goal;
     these cannot be, which forces Q to read the goal to rank directions (0 turns them off)."""
+    negative_cem_fraction: float = 0.0
+    """Share of the negative candidates whose motion components are drawn as CEM draws its first samples,
+    N(0, 0.5^2) clipped to the box, instead of uniformly: CEM searches most densely near zero motion,
+    where uniform candidates in the 4-D motion box almost never land, so what Q overrates there is never
+    pushed down (spread evenly over the candidates, so both the motion-only and the full ones get them)."""
+    negative_cem_search: bool = False
+    """Add to each sample's negative candidates the action a CEM search (the policy's) finds on the online
+    Q at s: the action the policy would take is the one most worth pushing down when it is not the data's.
+    Uniform candidates rarely land on the narrow peaks CEM finds (measured on the state rung: far from a
+    goal the CEM argmax was rated 2-4 times the data action, docs/learning.md)."""
     motion_dims: int = 4
     """Leading action components that move the arm (translation 3 + yaw 1 in actionable_models.actions);
     with action_dim <= motion_dims every candidate is uniform."""
@@ -71,6 +84,10 @@ class LearnerConfig:
     action was logged, the CEM max, so that value still crosses into other episodes); 'max', gamma * max_a' Q_target(s', a', g)
     by CEM (the paper), which held Q of other episodes' goals at 0.36 against 0.39 for the episode's own on
     the state rung (logged: 0.01 against 0.34; docs/learning.md)."""
+    relabel_bootstrap: str = "max"
+    """Target of a relabeled (own-episode) row that is not rewarded: 'max', gamma * max_a' Q_target(s', a',
+    g) by CEM (the paper); 'logged', from the action the data took next, like chained rows under
+    chain_bootstrap 'logged' (the CEM max kept at episodes' last frames). Needs chain_bootstrap 'logged'."""
     chain_fraction: float = 0.3
     """Share of the batch with goals from other episodes (bootstrapped, never a positive reward)."""
     past_goal_fraction: float = 0.0
@@ -87,6 +104,10 @@ class LearnerConfig:
     """CEM samples per iteration."""
     cem_elites: int = 6
     """CEM elites refitted per iteration."""
+    clipped_double_q: bool = False
+    """QT-Opt's clipped double Q: a second target network that Polyak-averages the target (so lags it by
+    about 1/target_tau more updates); bootstrapped targets take the smaller of the two at the chosen
+    action, against the max's overestimation."""
     target_tau: float = 0.005
     """Polyak averaging rate of the target network."""
     learning_rate: float = 3e-4
@@ -95,6 +116,13 @@ class LearnerConfig:
     """Transitions per update."""
     augment_pad: int = 4
     """Random-shift augmentation: pad by this many pixels, crop back at a random offset (0 disables)."""
+    use_proprio: bool = False
+    """Feed the measured proprioception of the current state beside the image: the gripper's pinch-point
+    pose and its closure [x, y, z, yaw, closure] (5 numbers from /arm/ee_pose and /joint_states), scaled to
+    about [-1, 1] by fixed constants of the cell's workspace (learning/proprio.py), not by data statistics.
+    The goal gets none (a goal is an image only). From pixels alone the CEM argmax's gripper command agreed
+    with the data's only at chance (docs/learning.md); the QT-Opt lineage feeds the gripper state the same
+    way. Image networks only (late and early fusion); a policy of such a checkpoint needs the closure."""
     seed: int = 0
     """Seed of sampling, augmentation and initialisation."""
     precision: str = "auto"
@@ -112,6 +140,10 @@ class LearnerConfig:
             raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.chain_bootstrap not in CHAIN_BOOTSTRAPS:
             raise ConfigError(f"chain_bootstrap must be one of {CHAIN_BOOTSTRAPS}, got {self.chain_bootstrap!r}")
+        if self.relabel_bootstrap not in ("max", "logged"):
+            raise ConfigError(f"relabel_bootstrap must be one of ('max', 'logged'), got {self.relabel_bootstrap!r}")
+        if self.relabel_bootstrap == "logged" and self.chain_bootstrap != "logged":
+            raise ConfigError("relabel_bootstrap 'logged' needs chain_bootstrap 'logged'")
         if self.chain_scope not in CHAIN_SCOPES:
             raise ConfigError(f"chain_scope must be one of {CHAIN_SCOPES}, got {self.chain_scope!r}")
         if self.precision not in PRECISIONS:
@@ -123,6 +155,10 @@ class LearnerConfig:
         for name in ("gamma", "relabel_future_p", "target_tau"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
+        if not 0.0 <= self.relabel_uniform_fraction <= 1.0:
+            raise ConfigError(f"relabel_uniform_fraction must be in [0, 1], got {self.relabel_uniform_fraction!r}")
+        if not 0.0 <= self.negative_cem_fraction <= 1.0:
+            raise ConfigError(f"negative_cem_fraction must be in [0, 1], got {self.negative_cem_fraction!r}")
         if not 0.0 <= self.negative_motion_fraction <= 1.0:
             raise ConfigError(f"negative_motion_fraction must be in [0, 1], got {self.negative_motion_fraction!r}")
         if not 0.0 <= self.chain_fraction < 1.0:
@@ -141,5 +177,7 @@ class LearnerConfig:
         for name in ("negative_temperature", "learning_rate"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if not isinstance(self.use_proprio, bool):
+            raise ConfigError(f"use_proprio must be true or false, got {self.use_proprio!r}")
         if self.augment_pad < 0:
             raise ConfigError(f"augment_pad must be >= 0, got {self.augment_pad!r}")

@@ -8,7 +8,8 @@ of the same episode), ``diagnose`` measures what a working Q-function must show:
 - how much Q drops when the goal is swapped for a frame of another episode;
 - how close the CEM argmax comes to the data action (translation direction and gripper sign).
 
-Works on any network with ``embed(obs, goal)`` and ``score(embedding, actions)`` (image or state).
+Works on any network with ``embed(obs, goal)`` and ``score(embedding, actions)`` (image or state); with
+``use_proprio`` the observation's proprio (``data.proprio``) goes in beside it, the goal's never.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from torch import nn
 
 from actionable_models.actions import GRIPPER, TRANSLATION
 from actionable_models.learning.cem import cem_maximize, snap_binary
+from actionable_models.errors import ConfigError
 from actionable_models.learning.config import LearnerConfig
+from actionable_models.learning.networks import embed
 from actionable_models.learning.objective import to_tensor
 from actionable_models.learning.sampler import Transitions
 
@@ -52,6 +55,8 @@ def diagnose(q: nn.Module, learner: LearnerConfig, data: Transitions, distances=
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
     q = q.to(device).eval()
+    if learner.use_proprio and data.proprio is None:
+        raise ConfigError("the Q-function uses proprio (use_proprio) but the transitions hold none")
     sig = torch.sigmoid
     rows = []
     for k in distances:
@@ -71,8 +76,9 @@ def diagnose(q: nn.Module, learner: LearnerConfig, data: Transitions, distances=
             other[same] = rng.integers(0, len(data.observations), size=int(same.sum()))
             same = data.episode[other] == data.episode[index]
         swapped = to_tensor(data.observations[other], device)
+        proprio = torch.as_tensor(data.proprio[index], device=device).float() if learner.use_proprio else None
 
-        embedding = q.embed(obs, goal)
+        embedding = embed(q, obs, goal, proprio)
         logit_data = q.score(embedding, action.unsqueeze(1))  # (n, 1)
         uniform = torch.rand(n, negatives, learner.action_dim, generator=generator) * 2 - 1
         cem_action, _ = cem_maximize(lambda a: q.score(embedding, a), n, learner.action_dim,
@@ -82,7 +88,7 @@ def diagnose(q: nn.Module, learner: LearnerConfig, data: Transitions, distances=
         uniform, cem_samples = (snap_binary(a, learner.binary_dims).to(device) for a in (uniform, cem_samples))
         logit_neg = q.score(embedding, uniform)
         logit_cem = q.score(embedding, cem_samples)
-        logit_swapped = q.score(q.embed(obs, swapped), action.unsqueeze(1))
+        logit_swapped = q.score(embed(q, obs, swapped, proprio), action.unsqueeze(1))
         data_t, cem_t = action[:, TRANSLATION], cem_action[:, TRANSLATION]
         cos = (data_t * cem_t).sum(-1) / (data_t.norm(dim=-1) * cem_t.norm(dim=-1)).clamp_min(1e-6)
         rows.append(DistanceRow(

@@ -1,9 +1,11 @@
 """Q(s, a, g) in [0, 1] as logits: late fusion (fast, the default) and early fusion (QT-Opt style).
 
 Both map observation and goal images (B, 3, S, S) uint8 and actions (B, K, A) in [-1, 1] to logits
-(B, K); Q = sigmoid(logit). Late fusion encodes each image once and scores the K actions with a small
-head, so negatives and CEM samples cost little; early fusion stacks goal and observation, merges the
-action into the conv features half-way, and so runs the upper convs once per action.
+(B, K); Q = sigmoid(logit). With ``LearnerConfig.use_proprio`` they also take the observation's scaled
+proprio (B, 5) (learning/proprio.py: measured gripper pose and closure); the goal never has one. Late
+fusion encodes each image once and scores the K actions with a small head, so negatives and CEM samples
+cost little; early fusion stacks goal and observation, merges the action into the conv features
+half-way, and so runs the upper convs once per action.
 """
 
 from __future__ import annotations
@@ -11,11 +13,40 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from actionable_models.errors import ConfigError
 from actionable_models.learning.config import LearnerConfig
+from actionable_models.learning.proprio import PROPRIO_DIM
+
+PROPRIO_WIDTH = 64
+"""Width of the proprio encoding fused beside the image embeddings."""
 
 
 def _to_float(images: torch.Tensor) -> torch.Tensor:
     return images.float() / 255.0 - 0.5
+
+
+def embed(q: nn.Module, obs: torch.Tensor, goal: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
+    """``q.embed(obs, goal)``, with the observation's proprio when there is one: networks built without
+    use_proprio (and any network with the two-argument ``embed``, such as VectorLateFusionQ) are called as
+    before."""
+    return q.embed(obs, goal) if proprio is None else q.embed(obs, goal, proprio)
+
+
+def _proprio_encoder(width: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(PROPRIO_DIM, width), nn.ReLU(inplace=True), nn.Linear(width, width),
+                         nn.ReLU(inplace=True))
+
+
+def _check_proprio(network: nn.Module, proprio: torch.Tensor | None, batch: int) -> None:
+    if network.proprio is None:
+        if proprio is not None:
+            raise ValueError("this Q-network was built without use_proprio; it takes no proprio input")
+        return
+    if proprio is None:
+        raise ValueError("this Q-network was built with use_proprio: embed() needs the observation's proprio "
+                         f"(B, {PROPRIO_DIM}): measured x, y, z, yaw and gripper closure (learning/proprio.py)")
+    if proprio.shape != (batch, PROPRIO_DIM):
+        raise ValueError(f"proprio must be ({batch}, {PROPRIO_DIM}), got {tuple(proprio.shape)}")
 
 
 def _conv(cin: int, cout: int) -> nn.Sequential:
@@ -37,31 +68,43 @@ class ImageEncoder(nn.Module):
 
 
 class LateFusionQ(nn.Module):
-    """Shared image encoder for observation and goal, a state-goal embedding, an MLP head over actions."""
+    """Shared image encoder for observation and goal, a state-goal embedding, an MLP head over actions.
+
+    With ``use_proprio`` a small MLP encodes the observation's proprio (5 -> 64 -> 64) and the fusion
+    layer reads it beside [z_obs, z_goal, z_obs * z_goal]."""
 
     def __init__(self, config: LearnerConfig, encoder: nn.Module | None = None) -> None:
         super().__init__()
         d = config.embed_dim
         self.encoder = encoder if encoder is not None else ImageEncoder(config.image_size, d)
-        self.fuse = nn.Sequential(nn.Linear(3 * d, d), nn.ReLU(inplace=True))
+        extra = PROPRIO_WIDTH if config.use_proprio else 0
+        self.fuse = nn.Sequential(nn.Linear(3 * d + extra, d), nn.ReLU(inplace=True))
         # The head's first layer on [embedding, action], split in two: the embedding's share is computed
         # once per state (in embed), only the small action share once per scored action.
         self.head_state = nn.Linear(d, d)
         self.head_action = nn.Linear(config.action_dim, d, bias=False)
         self.head = nn.Sequential(nn.ReLU(inplace=True), nn.Linear(d, d), nn.ReLU(inplace=True), nn.Linear(d, 1))
+        # Built last, so that a network without it initialises exactly as before from the same seed.
+        self.proprio = _proprio_encoder(PROPRIO_WIDTH) if config.use_proprio else None
 
-    def embed(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-        """State-goal embedding (B, D): computed once, reused for every action scored."""
+    def embed(self, obs: torch.Tensor, goal: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
+        """State-goal embedding (B, D): computed once, reused for every action scored. ``proprio`` (B, 5):
+        the observation's scaled proprio, required with use_proprio and refused without."""
+        _check_proprio(self, proprio, obs.shape[0])
         z_obs, z_goal = self.encoder(obs), self.encoder(goal)
-        return self.head_state(self.fuse(torch.cat([z_obs, z_goal, z_obs * z_goal], dim=-1)))
+        parts = [z_obs, z_goal, z_obs * z_goal]
+        if proprio is not None:
+            parts.append(self.proprio(proprio.float()).to(z_obs.dtype))
+        return self.head_state(self.fuse(torch.cat(parts, dim=-1)))
 
     def score(self, embedding: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Logits (B, K) of actions (B, K, A) under embeddings (B, D)."""
         hidden = embedding.unsqueeze(1) + self.head_action(actions)  # (B, K, D)
         return self.head(hidden).squeeze(-1)
 
-    def forward(self, obs: torch.Tensor, goal: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        return self.score(self.embed(obs, goal), actions)
+    def forward(self, obs: torch.Tensor, goal: torch.Tensor, actions: torch.Tensor,
+                proprio: torch.Tensor | None = None) -> torch.Tensor:
+        return self.score(embed(self, obs, goal, proprio), actions)
 
 
 class EarlyFusionQ(nn.Module):
@@ -76,10 +119,18 @@ class EarlyFusionQ(nn.Module):
         side = config.image_size // 16
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(64 * side * side, d), nn.ReLU(inplace=True),
                                   nn.Linear(d, 1))
+        # With use_proprio: the proprio, encoded (5 -> 64 -> 64), is added to every position of the lower
+        # features, as the action is; built last so that a network without it initialises as before.
+        self.proprio = _proprio_encoder(64) if config.use_proprio else None
 
-    def embed(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-        """The action-free lower conv features (B, 64, S/4, S/4)."""
-        return self.lower(torch.cat([_to_float(obs), _to_float(goal)], dim=1))
+    def embed(self, obs: torch.Tensor, goal: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
+        """The action-free lower conv features (B, 64, S/4, S/4), plus the observation's encoded proprio
+        (B, 5) at every position with use_proprio."""
+        _check_proprio(self, proprio, obs.shape[0])
+        features = self.lower(torch.cat([_to_float(obs), _to_float(goal)], dim=1))
+        if proprio is not None:
+            features = features + self.proprio(proprio.float()).to(features.dtype)[..., None, None]
+        return features
 
     def score(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Logits (B, K): the upper convs run once per action."""
@@ -88,8 +139,9 @@ class EarlyFusionQ(nn.Module):
         x = self.upper(x.flatten(0, 1))
         return self.head(x).view(b, k)
 
-    def forward(self, obs: torch.Tensor, goal: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        return self.score(self.embed(obs, goal), actions)
+    def forward(self, obs: torch.Tensor, goal: torch.Tensor, actions: torch.Tensor,
+                proprio: torch.Tensor | None = None) -> torch.Tensor:
+        return self.score(embed(self, obs, goal, proprio), actions)
 
 
 def _vector_encoder(state_dim: int, d: int) -> nn.Sequential:
@@ -104,6 +156,9 @@ class VectorLateFusionQ(LateFusionQ):
     encoders must learn to keep."""
 
     def __init__(self, config: LearnerConfig, state_dim: int, goal_difference: bool = False) -> None:
+        if config.use_proprio:
+            raise ConfigError("use_proprio is for the image networks (fusion 'late' or 'early'); a state "
+                              "vector already holds the gripper's pose and closure")
         d = config.embed_dim
         super().__init__(config, _vector_encoder(state_dim, d))
         self.difference = _vector_encoder(state_dim, d) if goal_difference else None

@@ -7,6 +7,8 @@
   Half of the candidates differ from the data action in the arm's motion only (same gripper and terminate),
   so ranking them needs the goal (an addition of ours: without it Q learned to ignore the goal, measured).
 - Loss: cross-entropy of sigmoid logits against the targets; Polyak-averaged target network.
+- ``use_proprio``: the batch's ``proprio`` (of s) goes into the online network beside the image,
+  ``next_proprio`` (of s') into the target network's max; the goal has none.
 - ``method='gcbc'``: goal-conditioned behaviour cloning in the same network and data path: the data
   action scores 1 and other actions (the same candidates, drawn uniformly) 0: a classifier over actions,
   maximised by the same CEM.
@@ -25,6 +27,7 @@ from torch.profiler import record_function
 
 from actionable_models.learning.cem import cem_maximize, snap_binary
 from actionable_models.learning.config import LearnerConfig
+from actionable_models.learning.networks import embed
 
 
 def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
@@ -78,6 +81,8 @@ class ActionableModelsObjective:
         self.device = torch.device(device)
         self.q = q_network.to(self.device)
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
+        # QT-Opt's clipped double Q: a second target that lags the first; targets take the smaller value.
+        self.q_lagged = copy.deepcopy(self.q_target) if config.clipped_double_q else None
         self.optimizer = torch.optim.Adam(self.q.parameters(), lr=config.learning_rate)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.forward_module: nn.Module = TrainingForward(self.q)
@@ -93,15 +98,24 @@ class ActionableModelsObjective:
     @torch.no_grad()
     def max_next_q(self, next_obs: torch.Tensor, goal: torch.Tensor,
                    next_action: torch.Tensor | None = None, logged_only: torch.Tensor | None = None,
-                   needed: torch.Tensor | None = None) -> torch.Tensor:
-        """max_a' Q_target(s', a', g) as a probability (B,), by CEM.
+                   needed: torch.Tensor | None = None, next_proprio: torch.Tensor | None = None) -> torch.Tensor:
+        """max_a' Q_target(s', a', g) as a probability (B,), by CEM. ``next_proprio``: the proprio of s'
+        (with use_proprio).
 
         The action logged at s' (when given) bounds the max from below: where the data covers only a
         thin slice of the action box, the negatives carve Q into narrow peaks that CEM samples can miss.
         """
         c = self.config
         with record_function("am/target_encoders"):
-            embedding = self.q_target.embed(next_obs, goal)
+            embedding = embed(self.q_target, next_obs, goal, next_proprio)
+            lagged = None if self.q_lagged is None else embed(self.q_lagged, next_obs, goal, next_proprio)
+
+        def clipped(logit: torch.Tensor, acts: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+            """min of the target and the lagged target at actions (B', A) (clipped_double_q)."""
+            if lagged is None:
+                return logit
+            emb = lagged if rows is None else lagged[rows]
+            return torch.minimum(logit, self.q_lagged.score(emb, acts.unsqueeze(1)).squeeze(1).to(logit.dtype))
         # The CEM max only where a target uses it: not on rows bootstrapped from the logged action alone,
         # nor on rows the caller marks as rewarded (``needed``), which cost as much as the rest.
         needed = torch.ones(next_obs.shape[0], dtype=torch.bool, device=embedding.device) if needed is None \
@@ -113,13 +127,15 @@ class ActionableModelsObjective:
         if len(rows):
             with record_function("am/cem_targets"):
                 sub = embedding[rows]
-                _, found = cem_maximize(lambda acts: self.q_target.score(sub, acts), len(rows),
-                                        c.action_dim, c.cem_iterations, c.cem_samples, c.cem_elites,
-                                        generator=self.generator, device=self.device,
-                                        binary_dims=c.binary_dims)
+                best_action, found = cem_maximize(lambda acts: self.q_target.score(sub, acts), len(rows),
+                                                  c.action_dim, c.cem_iterations, c.cem_samples, c.cem_elites,
+                                                  generator=self.generator, device=self.device,
+                                                  binary_dims=c.binary_dims)
+                found = clipped(found, best_action, rows)
             best_logit = best_logit.index_copy(0, rows, found.to(best_logit.dtype))
         if next_action is not None:
             logged = self.q_target.score(embedding, next_action.float().unsqueeze(1)).squeeze(1)
+            logged = clipped(logged, next_action.float())
             best_logit = torch.maximum(best_logit, logged.to(best_logit.dtype))
             if logged_only is not None:  # rows bootstrapped from the logged next action alone
                 best_logit = torch.where(logged_only, logged.to(best_logit.dtype), best_logit)
@@ -137,9 +153,13 @@ class ActionableModelsObjective:
             # lets value cross into another episode, which is what chaining is for.
             at_end = batch.get("next_is_last", torch.zeros_like(batch["chained"])).bool()
             logged_only = batch["chained"].bool() & ~at_end
+            if self.config.relabel_bootstrap == "logged":
+                logged_only = ~at_end
+        next_proprio = self._proprio(batch, "next_proprio")  # the proprio of s' (use_proprio), else none
+        extra = {} if next_proprio is None else {"next_proprio": next_proprio}
         bootstrap = self.config.gamma * self.max_next_q(batch["next_obs"], batch["goal"],
                                                         batch.get("next_action"), logged_only,
-                                                        needed=~reached)  # (B,); reached rows target 1
+                                                        needed=~reached, **extra)  # (B,); reached rows target 1
         if self.config.mc_lower_bound and "steps_to_goal" in batch:
             # The data itself reached the (relabeled) goal k steps on: a discounted value of gamma^(k-1).
             k = batch["steps_to_goal"].to(bootstrap.device).float()
@@ -155,15 +175,32 @@ class ActionableModelsObjective:
 
     @torch.no_grad()
     def negative_candidates(self, data_action: torch.Tensor) -> torch.Tensor:
-        """Candidate actions (B, M, A): uniform in the action box; the first ``negative_motion_fraction``
-        of them keep the data action's non-motion components (gripper, terminate)."""
+        """Candidate actions (B, M, A): uniform in the action box (a ``negative_cem_fraction`` of them with
+        motion drawn as CEM's first samples); the first ``negative_motion_fraction`` of them keep the data
+        action's non-motion components (gripper, terminate)."""
         c = self.config
         candidates = torch.rand(data_action.shape[0], c.negative_candidates, c.action_dim, generator=self.generator)
-        candidates = snap_binary((candidates * 2 - 1).to(self.device), c.binary_dims)
+        candidates = candidates * 2 - 1
+        if c.negative_cem_fraction > 0.0:
+            j = torch.arange(c.negative_candidates)
+            like_cem = torch.floor((j + 1) * c.negative_cem_fraction) > torch.floor(j * c.negative_cem_fraction)
+            gaussian = 0.5 * torch.randn(data_action.shape[0], int(like_cem.sum()), c.motion_dims,
+                                         generator=self.generator)
+            candidates[:, like_cem, :c.motion_dims] = gaussian.clamp(-1.0, 1.0)
+        candidates = snap_binary(candidates.to(self.device), c.binary_dims)
         motion_only = int(round(c.negative_motion_fraction * c.negative_candidates))
         if motion_only and c.action_dim > c.motion_dims:
             candidates[:, :motion_only, c.motion_dims:] = data_action[:, None, c.motion_dims:].to(candidates.dtype)
         return candidates
+
+    @torch.no_grad()
+    def cem_candidates(self, embedding: torch.Tensor) -> torch.Tensor:
+        """The online Q's CEM argmax per row (B, 1, A), as the policy searches: a negative candidate."""
+        c = self.config
+        found, _ = cem_maximize(lambda acts: self.q.score(embedding, acts), embedding.shape[0], c.action_dim,
+                                c.cem_iterations, c.cem_samples, c.cem_elites, generator=self.generator,
+                                device=self.device, binary_dims=c.binary_dims)
+        return found.unsqueeze(1)
 
     @torch.no_grad()
     def pick_negatives(self, candidates: torch.Tensor, logits: torch.Tensor, data_action: torch.Tensor) -> torch.Tensor:
@@ -181,6 +218,15 @@ class ActionableModelsObjective:
                                  generator=self.generator).to(self.device)
         return candidates[torch.arange(candidates.shape[0], device=self.device)[:, None], pick]  # (B, N, A)
 
+    def _proprio(self, batch: dict[str, torch.Tensor], key: str) -> torch.Tensor | None:
+        """The batch's ``proprio`` or ``next_proprio`` with use_proprio (a clear error when it is missing),
+        else None: a network without the input never sees one."""
+        if not self.config.use_proprio:
+            return None
+        if key not in batch:
+            raise ValueError(f"use_proprio is set but the batch has no {key!r} (Transitions.proprio)")
+        return batch[key].float()
+
     # -------------------------------------------------------------------------------------- update
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One gradient step on a batch (obs, action, next_obs, goal, reached, chained); flat metrics."""
@@ -196,7 +242,9 @@ class ActionableModelsObjective:
             with_negatives = c.use_negatives or c.method == "gcbc"
             candidates = self.negative_candidates(action) if with_negatives else None
             logit, logit_neg = self.forward_module(obs, goal, action, candidates,
-                                                   lambda cand, logits: self.pick_negatives(cand, logits, action))
+                                                   lambda cand, logits: self.pick_negatives(cand, logits, action),
+                                                   self._proprio(batch, "proprio"),
+                                                   self.cem_candidates if c.negative_cem_search else None)
         logit = logit.float()
         logit_neg = None if logit_neg is None else logit_neg.float()
         loss_data = F.binary_cross_entropy_with_logits(logit, target)
@@ -219,6 +267,9 @@ class ActionableModelsObjective:
             loss.backward()
         with record_function("am/optimizer"), torch.no_grad():
             self.optimizer.step()
+            if self.q_lagged is not None:  # before the target moves: it lags the target by one more average
+                for p_t, p_l in zip(self.q_target.parameters(), self.q_lagged.parameters()):
+                    p_l.lerp_(p_t, c.target_tau)
             for p, p_t in zip(self.q.parameters(), self.q_target.parameters()):
                 p_t.lerp_(p, c.target_tau)
         metrics["loss/total"] = loss.item()
@@ -237,12 +288,14 @@ class TrainingForward(nn.Module):
         self.q = q
 
     def forward(self, obs: torch.Tensor, goal: torch.Tensor, action: torch.Tensor, candidates: torch.Tensor | None,
-                pick) -> tuple[torch.Tensor, torch.Tensor | None]:
+                pick, proprio: torch.Tensor | None = None, propose=None) -> tuple[torch.Tensor, torch.Tensor | None]:
         with record_function("am/online_encoders"):
-            embedding = self.q.embed(obs, goal)
+            embedding = embed(self.q, obs, goal, proprio)
         if candidates is None:
             return self.q.score(embedding, action.unsqueeze(1)).squeeze(1), None
         with record_function("am/negatives"), torch.no_grad():
+            if propose is not None:  # candidates found by search on the current Q (negative_cem_search)
+                candidates = torch.cat([candidates, propose(embedding.detach()).to(candidates.dtype)], dim=1)
             negatives = pick(candidates, self.q.score(embedding.detach(), candidates))  # (B, N, A)
         with record_function("am/online_head"):
             logits = self.q.score(embedding, torch.cat([action.unsqueeze(1), negatives], dim=1))  # (B, 1 + N)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from actionable_models.errors import ConfigError
 from actionable_models.learning.config import LearnerConfig
 
 
@@ -22,6 +23,7 @@ class Transitions:
     episode: np.ndarray  # (N,) int
     is_last: np.ndarray  # (N,) bool: no transition leaves this step
     scene: np.ndarray | None = None  # (N,) int: episodes recorded in one scene share an id; None: one scene
+    proprio: np.ndarray | None = None  # (N, 5) float32 scaled measured pose and closure (learning/proprio.py)
 
     def __post_init__(self) -> None:
         n = len(self.observations)
@@ -29,6 +31,9 @@ class Transitions:
             raise ValueError("observations, actions, episode and is_last must have the same length")
         if self.scene is not None and len(self.scene) != n:
             raise ValueError("scene must have one id per step, like episode")
+        if self.proprio is not None and (len(self.proprio) != n or np.ndim(self.proprio) != 2):
+            raise ValueError(f"proprio must be (N, F) with one row per step, got {np.shape(self.proprio)} for "
+                             f"{n} steps")
         if n == 0 or not np.any(~np.asarray(self.is_last)):
             raise ValueError("the dataset holds no transitions (every step is an episode's last)")
         self.episode = np.asarray(self.episode)
@@ -55,12 +60,17 @@ class SampledBatch:
     chained: np.ndarray  # (B,) bool: goal from another episode: bootstrapped, never rewarded
 
     def arrays(self, data: Transitions) -> dict[str, np.ndarray]:
-        """obs, action, next_obs, goal, reached, chained as numpy arrays."""
-        return {"obs": data.observations[self.index], "action": data.actions[self.index],
-                "next_obs": data.observations[self.index + 1], "next_action": data.actions[self.index + 1],
-                "goal": data.observations[self.goal_index],
-                "reached": self.reached, "chained": self.chained, "next_is_last": data.is_last[self.index + 1],
-                "steps_to_goal": (self.goal_index - self.index).astype(np.int64)}
+        """obs, action, next_obs, goal, reached, chained as numpy arrays; with ``data.proprio`` also proprio
+        and next_proprio (of s and s'; a goal has none)."""
+        out = {"obs": data.observations[self.index], "action": data.actions[self.index],
+               "next_obs": data.observations[self.index + 1], "next_action": data.actions[self.index + 1],
+               "goal": data.observations[self.goal_index],
+               "reached": self.reached, "chained": self.chained, "next_is_last": data.is_last[self.index + 1],
+               "steps_to_goal": (self.goal_index - self.index).astype(np.int64)}
+        if data.proprio is not None:
+            out["proprio"] = data.proprio[self.index]
+            out["next_proprio"] = data.proprio[self.index + 1]
+        return out
 
 
 class GoalSampler:
@@ -69,6 +79,9 @@ class GoalSampler:
     def __init__(self, data: Transitions, config: LearnerConfig, rng: np.random.Generator,
                  episodes: np.ndarray | None = None) -> None:
         """``episodes``: the episode ids this sampler draws transitions from (a rank's shard); default all."""
+        if config.use_proprio and data.proprio is None:
+            raise ConfigError("use_proprio is set but the transitions hold no proprio (Transitions.proprio: "
+                              "the measured pose and gripper closure of every step)")
         self.data = data
         self.config = config
         self.rng = rng
@@ -95,6 +108,12 @@ class GoalSampler:
         d, rng = self.data, self.rng
         index = rng.choice(self.valid, size=batch_size)
         k = rng.geometric(self.config.relabel_future_p, size=batch_size)
+        if self.config.relabel_uniform_fraction > 0.0:
+            # Goals anywhere later in the episode, as far as evaluation goals are (20-25 steps for container
+            # placing), which Geometric(0.3) reaches once in a thousand draws.
+            uniform = rng.random(batch_size) < self.config.relabel_uniform_fraction
+            rest = d.episode_end[index] - index
+            k = np.where(uniform, 1 + (rng.random(batch_size) * rest).astype(np.int64), k)
         goal_index = np.minimum(index + k, d.episode_end[index])
         chained = np.zeros(batch_size, dtype=bool)
         use_chaining = self.config.method == "actionable_models" and self.config.use_chaining

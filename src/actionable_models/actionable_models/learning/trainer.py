@@ -25,6 +25,7 @@ from actionable_models.learning import checkpoint as ckpt
 from actionable_models.learning.config import LearnerConfig
 from actionable_models.learning.networks import make_q_network
 from actionable_models.learning.objective import ActionableModelsObjective, to_tensors
+from actionable_models.learning.proprio import proprio_vector
 from actionable_models.learning.sampler import GoalSampler, Transitions
 
 
@@ -151,9 +152,20 @@ def _train(folder, run_dir, learner, schedule, dataset_config, progress, on_chec
     if dataset.num_episodes < world:
         raise DatasetError(folder, f"{dataset.num_episodes} episodes cannot be shared by {world} ranks")
     identity = {"key": dataset.key, "folder": str(folder), "episodes": dataset.num_episodes, "steps": len(dataset)}
-    data = Transitions(dataset.images, dataset.actions, dataset.episode, dataset.is_last, dataset.scene_ids())
+    data = dataset_transitions(dataset, learner)
     return _train_loop(data, identity, run_dir, learner, schedule, progress, on_checkpoint, should_stop, rank, world,
                        device)
+
+
+def dataset_transitions(dataset, learner: LearnerConfig) -> Transitions:
+    """The sampler's arrays of a built dataset (EpisodeDataset); with use_proprio also the scaled measured
+    pose and gripper closure of every step (the dataset's ee_pose and gripper arrays)."""
+    proprio = proprio_vector(dataset.ee_pose, dataset.gripper) if learner.use_proprio else None
+    if proprio is not None and not np.all(np.isfinite(proprio)):
+        raise DatasetError(dataset.cache_path, "use_proprio: the measured pose or gripper closure holds NaN or "
+                                               "infinity")
+    return Transitions(dataset.images, dataset.actions, dataset.episode, dataset.is_last, dataset.scene_ids(),
+                       proprio)
 
 
 def train_transitions(data: Transitions, identity: dict, run_dir: Path | str, learner: LearnerConfig,
@@ -261,7 +273,8 @@ def _save(run_dir, objective, learner, identity, sampler, step) -> Path:
         "step": step, "config": json.dumps(asdict(learner)), "dataset_key": identity["key"],
         "q": objective.q.state_dict(), "q_target": objective.q_target.state_dict(),
         "optimizer": objective.optimizer.state_dict(), "torch_generator": objective.generator.get_state(),
-        "numpy_rng": json.dumps(sampler.rng.bit_generator.state)})
+        "numpy_rng": json.dumps(sampler.rng.bit_generator.state),
+        **({} if objective.q_lagged is None else {"q_lagged": objective.q_lagged.state_dict()})})
     return ckpt.save_checkpoint(run_dir, objective.q, learner, step, identity)
 
 
@@ -270,7 +283,7 @@ def _resume(run_dir, objective, learner, identity, sampler, rank) -> int:
     if state is None:
         return 0
     where = run_dir / ckpt.TRAIN_STATE
-    differences = ckpt.config_differences(LearnerConfig(**json.loads(state["config"])), learner)
+    differences = ckpt.config_differences(ckpt.learner_config_from_json(state["config"]), learner)
     if differences:
         raise ckpt.CheckpointError(f"{where}: {run_dir} was trained with another configuration "
                                    f"({'; '.join(differences)}); use a new run directory")
@@ -279,6 +292,8 @@ def _resume(run_dir, objective, learner, identity, sampler, rank) -> int:
                                    f"{state['dataset_key']} != {identity['key']}); use a new run directory")
     objective.q.load_state_dict(state["q"])
     objective.q_target.load_state_dict(state["q_target"])
+    if objective.q_lagged is not None:  # clipped_double_q (the config check above makes it present)
+        objective.q_lagged.load_state_dict(state["q_lagged"])
     objective.optimizer.load_state_dict(state["optimizer"])
     if rank == 0:
         objective.generator.set_state(state["torch_generator"])
