@@ -106,6 +106,56 @@ def profile(fusion: str, batch: int, device: str, precision: str, updates: int =
           f"{peak / 1e9:.1f} GFLOP/s of a 2048x2048 {precision} matmul on {torch.get_num_threads()} thread(s)")
 
 
+def _ddp_rank(rank: int, ranks: int, port: int, fusion: str, batch: int, updates: int, precision: str,
+              state_dim: int, results) -> None:
+    """One rank of :func:`ddp_training_rate` (a spawned process, one torch thread, gloo)."""
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=ranks)
+    try:
+        config = LearnerConfig(fusion=fusion, batch_size=batch, precision=precision)
+        torch.manual_seed(0)
+        if state_dim:
+            images = _transitions(16)
+            data = Transitions(np.random.default_rng(0).normal(size=(len(images.actions), state_dim)).astype(np.float32),
+                               images.actions, images.episode, images.is_last)
+            network = VectorLateFusionQ(config, state_dim)
+        else:
+            data, network = _transitions(config.image_size), make_q_network(config)
+        objective = ActionableModelsObjective(network, config)
+        objective.distribute()
+        sampler = GoalSampler(data, config, np.random.default_rng(rank))
+        for _ in range(2):  # warm-up
+            objective.update(to_tensors(sampler.sample(batch).arrays(data)))
+        dist.barrier()
+        start = time.perf_counter()
+        for _ in range(updates):
+            objective.update(to_tensors(sampler.sample(batch).arrays(data)))
+        dist.barrier()
+        if rank == 0:
+            results.put(updates / (time.perf_counter() - start))
+    finally:
+        dist.destroy_process_group()
+
+
+def ddp_training_rate(ranks: int, fusion: str, batch: int, updates: int, precision: str, state_dim: int = 0) -> float:
+    """Updates per second of ``ranks`` DistributedDataParallel processes (gloo, one thread each, as
+    ``am train`` under torchrun runs them), each with ``batch`` rows: both cores used without sharing one
+    process's oneDNN kernels between threads."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as sock:  # a free port for the rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    results = mp.get_context("spawn").SimpleQueue()
+    mp.spawn(_ddp_rank, args=(ranks, port, fusion, batch, updates, precision, state_dim, results), nprocs=ranks)
+    return results.get()
+
+
 def cem_decision_ms(device: str, repeats: int = 50) -> tuple[float, float]:
     """Median and 95th percentile of one policy decision: embed camera + goal once, CEM 3 x 64."""
     config = LearnerConfig()
@@ -134,6 +184,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for training (1: on the 2-core dev VM two threads ran 2x slower)")
+    parser.add_argument("--ranks", type=int, default=min(2, os.cpu_count() or 1),
+                        help="also measure this many DDP processes (gloo, one thread each); 1 skips it")
     parser.add_argument("--decision-threads", type=int, default=1,
                         help="torch threads for the CEM decision (a policy shares its process with ROS callbacks; "
                              "on 2 cores one thread avoids OpenMP spinning against them)")
@@ -153,6 +205,16 @@ def main() -> None:
     for precision in ("fp32", "bf16"):
         rate = training_rate("late", args.updates * 3, 128, args.device, precision, state_dim=41) / 128
         print(f"  {precision}: {rate:8.1f} updates/s")
+    if args.ranks > 1 and args.device == "cpu":
+        print(f"{args.ranks} DDP processes (gloo, one torch thread each, as am train under torchrun), bf16:")
+        for per_rank in (args.batch // args.ranks, args.batch):
+            rate = ddp_training_rate(args.ranks, "late", per_rank, args.updates, "bf16") * per_rank * args.ranks
+            print(f"  late fusion, batch {per_rank} per process (global {per_rank * args.ranks}): "
+                  f"{rate:8.1f} samples/s")
+        for per_rank in (64, 128):
+            rate = ddp_training_rate(args.ranks, "late", per_rank, args.updates * 3, "bf16", state_dim=41)
+            print(f"  state learner, batch {per_rank} per process (global {per_rank * args.ranks}): "
+                  f"{rate:8.1f} updates/s")
     torch.set_num_threads(args.decision_threads)
     median, p95 = cem_decision_ms(args.device)
     print(f"one CEM decision (3 iterations x 64 samples, 64x64, {args.decision_threads} thread(s)): median "

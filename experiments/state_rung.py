@@ -390,6 +390,59 @@ def object_height_probe(q: VectorLateFusionQ, learner: LearnerConfig, obs: np.nd
     return {"frames": len(pick), "q_at_goal": float(at_goal.mean()), "q_object_put_down": float(without.mean())}
 
 
+def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = 100000,
+                     gcbc: Path | None = None) -> dict:
+    """Q at the start of ``goals`` task goals: of a few named actions (no motion, straight toward the goal
+    object, straight toward where the goal has the gripper, the CEM argmax, and a GCBC run's action), and
+    max_a Q from the start state, from the start with the goal object already where the goal has it, and
+    from the goal itself. Means over the goals (probabilities)."""
+    q, learner, mean, std = load_run(run)
+    relative = json.loads((run / "config.json").read_text()).get("relative", False)
+    vec = lambda x: torch.as_tensor((features(x, relative) - mean) / std).unsqueeze(0)
+    prior = MLEPolicy(gcbc) if gcbc else None
+    cell = Cell(CellConfig(image_width=32, image_height=32))
+    rows = []
+    try:
+        for seed in range(base_seed, base_seed + goals):
+            goal = generate_goal(cell, task, seed)
+            cell.reset(seed, goal.spec.layout)
+            start, g = cell.scene_state(), goal.state
+            s_vec, g_vec = state_vector(start), state_vector(g)
+            i = sorted(start.objects).index(goal.spec.object)
+            moved = s_vec.copy()
+            moved[5 + 7 * i: 12 + 7 * i] = g_vec[5 + 7 * i: 12 + 7 * i]
+
+            def toward(xyz: np.ndarray) -> torch.Tensor:  # full speed (or less, to arrive) toward xyz, open
+                d = np.asarray(xyz) - start.ee_pos
+                d = d / max(np.linalg.norm(d), 1e-6) * min(1.0, np.linalg.norm(d) / ActionSpec().max_translation_m)
+                return torch.tensor([[d[0], d[1], d[2], 0.0, -1.0, -1.0]], dtype=torch.float32)
+
+            with torch.inference_mode():
+                def best(x: np.ndarray) -> tuple[torch.Tensor, float]:
+                    embedding = q.embed(vec(x), vec(g_vec))
+                    action, logit = cem_maximize(lambda a: q.score(embedding, a), 1, learner.action_dim,
+                                                 learner.cem_iterations, learner.cem_samples, learner.cem_elites,
+                                                 generator=torch.Generator().manual_seed(0),
+                                                 binary_dims=learner.binary_dims)
+                    return action, torch.sigmoid(logit).item()
+
+                embedding = q.embed(vec(s_vec), vec(g_vec))
+                argmax, v_start = best(s_vec)
+                actions = {"no motion": torch.tensor([[0.0, 0, 0, 0, -1, -1]]),
+                           "toward the object": toward(start.object_pos(goal.spec.object) + [0, 0, 0.02]),
+                           "toward the goal's gripper": toward(g.ee_pos), "CEM argmax": argmax}
+                if prior is not None:
+                    prior.set_goal(g)
+                    actions["GCBC's action"] = prior.mode(start)
+                row = {name: torch.sigmoid(q.score(embedding, a.unsqueeze(1))).item() for name, a in actions.items()}
+                row.update({"max Q from the start": v_start, "max Q, object already at goal": best(moved)[1],
+                            "max Q from the goal": best(g_vec)[1]})
+            rows.append(row)
+    finally:
+        cell.close()
+    return {name: float(np.mean([r[name] for r in rows])) for name in rows[0]}
+
+
 # What a run's config meant by a field it does not name: the behaviour before the field existed.
 LEGACY_LEARNER = {"binary_gripper_terminate": False, "chain_bootstrap": "max"}
 
@@ -501,6 +554,11 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("diagnose", help="the Q diagnostics table on held-out episodes (other seeds)")
     d.add_argument("--run", type=Path, required=True)
     d.add_argument("--data", type=Path, required=True)
+    pr = sub.add_parser("probe", help="Q of named actions and max Q at the start of task goals (means)")
+    pr.add_argument("--run", type=Path, required=True)
+    pr.add_argument("--task", default="container_placing")
+    pr.add_argument("--goals", type=int, default=10)
+    pr.add_argument("--gcbc", type=Path, help="a gcbc_mle run whose action is scored too")
     r = sub.add_parser("table", help="a Markdown table of evaluated runs")
     r.add_argument("runs", type=Path, nargs="+")
     r.add_argument("--name", default="eval", help="the results file of each run, RUN/NAME.json (default eval)")
@@ -529,6 +587,9 @@ def main(argv: list[str] | None = None) -> int:
             label, _, runs = item.partition("=")
             groups[label] = [Path(r) for r in runs.split(",") if r]
         print(pooled_table(groups, args.name), end="")
+    elif args.command == "probe":
+        for name, value in task_start_probe(args.run, args.task, args.goals, gcbc=args.gcbc).items():
+            print(f"{name:32s} {value:.3f}")
     elif args.command == "table":
         print(runs_table(args.runs, args.name), end="")
     elif args.command == "diagnose":

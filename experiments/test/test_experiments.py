@@ -173,7 +173,10 @@ def test_state_rung_collects_trains_evaluates_and_tabulates(tmp_path, capsys):
     assert state_rung.main(["diagnose", "--run", str(rel), "--data", str(data)]) == 0
     assert state_rung.main(["evaluate", "--run", str(rel), "--goals", "1", "--max-steps", "2", "--tasks", "reaching",
                             "--proposal", str(mle), "--name", "proposal"]) == 0
-    capsys.readouterr()
+    assert state_rung.main(["probe", "--run", str(rel), "--task", "instance_grasping", "--goals", "1",
+                            "--gcbc", str(mle)]) == 0
+    probe = capsys.readouterr().out
+    assert "GCBC's action" in probe and "max Q from the goal" in probe
     assert state_rung.main(["table", str(rel), "--name", "proposal"]) == 0
     assert "| rel | play | goal_difference, relative | 3 x 8 |" in capsys.readouterr().out
     assert state_rung.main(["pool", f"both={run},{mle}"]) == 0

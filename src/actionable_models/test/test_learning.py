@@ -564,3 +564,31 @@ def test_random_shift_equals_replicate_padding_and_cropping():
     for pad in (1, 4):
         fast = random_shift(images, pad, torch.Generator().manual_seed(3))
         assert fast.dtype == torch.uint8 and torch.equal(fast, _random_shift_by_padding(images, pad, torch.Generator().manual_seed(3)))
+
+
+def test_the_targets_cem_can_search_near_the_logged_next_action():
+    class Away(torch.nn.Module):  # the farther from the logged action (all 0.5), the higher
+        def embed(self, obs, goal):
+            return torch.zeros(obs.shape[0], 1)
+
+        def score(self, embedding, actions):
+            return (actions[..., :4] - 0.5).abs().sum(-1)
+
+    obs = torch.zeros(3, 3, 16, 16, dtype=torch.uint8)
+    logged = torch.full((3, 6), 0.5)
+    values = {}
+    for std in (0.0, 1e-4):
+        objective, _ = _objective(target_cem_std=std, cem_iterations=1)
+        objective.q_target = Away()
+        values[std] = objective.max_next_q(obs, obs, logged)
+    assert torch.all(values[0.0] > 0.8)  # the usual search finds the far actions this Q rates highly
+    assert torch.allclose(values[1e-4], torch.full((3,), 0.5), atol=1e-2)  # near the logged action: logit ~0
+
+
+def test_relative_target_weight_trains_and_is_checked():
+    objective, config = _objective(relative_target_weight=0.05)
+    data = tiny_transitions()
+    metrics = objective.update(to_tensors(GoalSampler(data, config, np.random.default_rng(0)).sample(8).arrays(data)))
+    assert np.isfinite(metrics["loss/total"])
+    with pytest.raises(ConfigError, match="relative_target_weight"):
+        LearnerConfig(relative_target_weight=1.5)

@@ -220,4 +220,3 @@ def test_am_train_sets_use_proprio_and_fills_it_from_the_datasets_pose_and_closu
     assert main(["train", "--config", str(config), "--set", "trainer.use_proprio=true"]) == 0
     info = ckpt.read_info(ckpt.latest_checkpoint(tmp_path / "cli"))
     assert info.config.use_proprio is True and info.step == 2
-

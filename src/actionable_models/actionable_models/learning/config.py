@@ -108,6 +108,10 @@ class LearnerConfig:
     """0: the target's CEM max starts from N(0, 0.5^2), as the policy's does; > 0: from the action the data
     took next, its motion spread by this std (on/off components by 1): a max over the actions near the
     data's, where Q was trained, against the overestimation of actions no data rated."""
+    relative_target_weight: float = 0.0
+    """0: every data row's cross-entropy weighs the same (the paper). > 0: weighted by 1 / max(target, this
+    floor), normalised to mean 1, so that far goals' small values are fitted to the same relative
+    precision as near ones."""
     clipped_double_q: bool = False
     """QT-Opt's clipped double Q: a second target network that Polyak-averages the target (so lags it by
     about 1/target_tau more updates); bootstrapped targets take the smaller of the two at the chosen
@@ -159,6 +163,8 @@ class LearnerConfig:
         for name in ("gamma", "relabel_future_p", "target_tau"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
+        if not 0.0 <= self.relative_target_weight < 1.0:
+            raise ConfigError(f"relative_target_weight must be in [0, 1), got {self.relative_target_weight!r}")
         if not 0.0 <= self.target_cem_std:
             raise ConfigError(f"target_cem_std must be >= 0, got {self.target_cem_std!r}")
         if not 0.0 <= self.relabel_uniform_fraction <= 1.0:

@@ -254,7 +254,14 @@ class ActionableModelsObjective:
                                                    self.cem_candidates if c.negative_cem_search else None)
         logit = logit.float()
         logit_neg = None if logit_neg is None else logit_neg.float()
-        loss_data = F.binary_cross_entropy_with_logits(logit, target)
+        if c.relative_target_weight > 0.0:
+            # Each row's cross-entropy weighted by 1 / max(target, floor), normalised to mean 1: the error of
+            # a far goal's small value counts in proportion to the value, so the few per cent by which one
+            # action beats another far from the goal are resolved as well as near it.
+            weight = 1.0 / target.clamp_min(c.relative_target_weight)
+            loss_data = F.binary_cross_entropy_with_logits(logit, target, weight=weight / weight.mean())
+        else:
+            loss_data = F.binary_cross_entropy_with_logits(logit, target)
         metrics = {"loss/data": loss_data.item(), "q/mean_data": torch.sigmoid(logit).mean().item(),
                    "target/mean": target.mean().item()}
         chained = batch["chained"].bool()
