@@ -592,3 +592,16 @@ def test_relative_target_weight_trains_and_is_checked():
     assert np.isfinite(metrics["loss/total"])
     with pytest.raises(ConfigError, match="relative_target_weight"):
         LearnerConfig(relative_target_weight=1.5)
+
+
+def test_an_update_without_metrics_reads_nothing_back_and_learns_the_same():
+    data = tiny_transitions()
+    weights, returned = [], []
+    for with_metrics in (True, False):
+        objective, config = _objective()
+        sampler = GoalSampler(data, config, np.random.default_rng(0))
+        for _ in range(3):
+            returned.append(objective.update(to_tensors(sampler.sample(8).arrays(data)), with_metrics=with_metrics))
+        weights.append(objective.q.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert returned[-1] == {} and set(returned[0]) >= {"loss/total", "loss/data", "q/mean_data", "loss/negative"}

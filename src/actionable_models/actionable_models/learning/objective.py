@@ -235,8 +235,12 @@ class ActionableModelsObjective:
         return batch[key].float()
 
     # -------------------------------------------------------------------------------------- update
-    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One gradient step on a batch (obs, action, next_obs, goal, reached, chained); flat metrics."""
+    def update(self, batch: dict[str, torch.Tensor], with_metrics: bool = True) -> dict[str, float]:
+        """One gradient step on a batch (obs, action, next_obs, goal, reached, chained); flat metrics.
+
+        ``with_metrics`` False returns {} and reads nothing back from the device: no host synchronisation
+        in the step (the trainer asks for metrics every ``log_every`` steps). On CUDA the loss is then
+        checked for NaN only on the steps with metrics; on a CPU, where the check costs nothing, always."""
         c = self.config
         batch = {k: v.to(self.device) for k, v in batch.items()}
         with record_function("am/augmentation"):
@@ -262,18 +266,18 @@ class ActionableModelsObjective:
             loss_data = F.binary_cross_entropy_with_logits(logit, target, weight=weight / weight.mean())
         else:
             loss_data = F.binary_cross_entropy_with_logits(logit, target)
-        metrics = {"loss/data": loss_data.item(), "q/mean_data": torch.sigmoid(logit).mean().item(),
-                   "target/mean": target.mean().item()}
         chained = batch["chained"].bool()
-        if chained.any():
-            metrics["q/mean_chained"] = torch.sigmoid(logit[chained]).mean().item()
+        values = {"loss/data": loss_data.detach(), "q/mean_data": torch.sigmoid(logit.detach()).mean(),
+                  "target/mean": target.mean(), "chained_rows": chained.sum(),
+                  "q/mean_chained": (torch.sigmoid(logit.detach()) * chained).sum() / chained.sum().clamp_min(1)}
         loss = loss_data
         if logit_neg is not None:
             loss_neg = F.binary_cross_entropy_with_logits(logit_neg, torch.zeros_like(logit_neg))
             loss = loss + c.negative_weight * loss_neg
-            metrics["loss/negative"] = loss_neg.item()
-            metrics["q/mean_negative"] = torch.sigmoid(logit_neg).mean().item()
-        if not torch.isfinite(loss):
+            values["loss/negative"] = loss_neg.detach()
+            values["q/mean_negative"] = torch.sigmoid(logit_neg.detach()).mean()
+        if (with_metrics or self.device.type != "cuda") and not torch.isfinite(loss):
+            metrics = {k: v.item() for k, v in values.items()}
             raise FloatingPointError(f"non-finite loss {loss.item()} (metrics {metrics}); lower learning_rate "
                                      "or check the data for NaN")
         self.optimizer.zero_grad(set_to_none=True)
@@ -286,7 +290,12 @@ class ActionableModelsObjective:
                     p_l.lerp_(p_t, c.target_tau)
             for p, p_t in zip(self.q.parameters(), self.q_target.parameters()):
                 p_t.lerp_(p, c.target_tau)
-        metrics["loss/total"] = loss.item()
+        if not with_metrics:
+            return {}
+        values["loss/total"] = loss.detach()
+        metrics = {k: v.item() for k, v in values.items()}
+        if not metrics.pop("chained_rows"):
+            del metrics["q/mean_chained"]
         return metrics
 
 

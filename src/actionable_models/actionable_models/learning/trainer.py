@@ -209,7 +209,8 @@ def _train_loop(data, identity, run_dir, learner, schedule, progress, on_checkpo
                         on_checkpoint(path, step)
                 break
             batch = to_tensors(sampler.sample(learner.batch_size).arrays(data))
-            metrics = objective.update(batch)
+            logs = rank == 0 and ((step + 1) % schedule.log_every == 0 or step + 1 == schedule.steps)
+            metrics = objective.update(batch, with_metrics=logs) or metrics  # no device read-back between logs
             step += 1
             if rank != 0:
                 continue
