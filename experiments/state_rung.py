@@ -8,6 +8,7 @@ learner; this script is its only user. Three commands share one data format (.np
     python experiments/state_rung.py train --data data/state_play.npz --variant full --updates 10000 --out runs/s
     python experiments/state_rung.py evaluate --run runs/s --goals 30 --max-steps 50
     python experiments/state_rung.py diagnose --run runs/s --data data/state_heldout.npz
+    python experiments/state_rung.py probe --run runs/s --task container_placing --gcbc runs/gcbc_mle
 
 The state vector: the pinch point's position, yaw and closure, then per object (sorted names) its
 position and orientation quaternion (w >= 0); standardised with the training data's mean and std.
