@@ -179,14 +179,25 @@ def train_mle_policy(data_path: Path, out: Path, learner: LearnerConfig, updates
     return {"loss/nll": loss.item()}
 
 
-def load_run(run: Path) -> tuple[VectorLateFusionQ, LearnerConfig, np.ndarray, np.ndarray]:
-    """The trained network, its config and the state normalisation of a run folder."""
+def load_run(run: Path) -> tuple[VectorLateFusionQ, LearnerConfig, np.ndarray, np.ndarray, bool]:
+    """The trained network, its config, the state normalisation of a run folder and whether its input has
+    the relative features (:func:`features`)."""
     info = json.loads((run / "config.json").read_text())
     learner = LearnerConfig(**info["learner"])
     q = VectorLateFusionQ(learner, info["state_dim"], info.get("goal_difference", False))
     q.load_state_dict(torch.load(run / "q.pt"))
     norm = np.load(run / "norm.npz")
-    return q.eval(), learner, norm["mean"], norm["std"]
+    return q.eval(), learner, norm["mean"], norm["std"], info.get("relative", False)
+
+
+def max_q(q: VectorLateFusionQ, learner: LearnerConfig, embedding: torch.Tensor, generator: torch.Generator,
+          search: tuple[int, int, int] | None = None, **start) -> tuple[torch.Tensor, torch.Tensor]:
+    """CEM argmax_a Q per row of ``embedding`` (B, A) and its value as a probability (B,). ``search``:
+    (iterations, samples, elites), the learner's by default; ``start``: cem_maximize's init_mean/init_std."""
+    iterations, samples, elites = search or (learner.cem_iterations, learner.cem_samples, learner.cem_elites)
+    action, logit = cem_maximize(lambda a: q.score(embedding, a), len(embedding), learner.action_dim, iterations,
+                                 samples, elites, generator=generator, binary_dims=learner.binary_dims, **start)
+    return action, torch.sigmoid(logit)
 
 
 # --------------------------------------------------------------------------------------------- evaluate
@@ -228,14 +239,11 @@ class StatePolicy(_StateGoalPolicy):
     @torch.inference_mode()
     def decide(self, state: SceneState) -> tuple[np.ndarray, float, float, bool]:
         """Target position, yaw, gripper closure and whether terminate won."""
-        lc = self.learner
         embedding = self.q.embed(self._tensor(state), self.goal)
-        init_mean = init_std = None
+        start = {}
         if self.proposal is not None:
-            init_mean, init_std = self.proposal.mode(state), self.proposal_std
-        action, _ = cem_maximize(lambda a: self.q.score(embedding, a), 1, lc.action_dim, lc.cem_iterations,
-                                 lc.cem_samples, lc.cem_elites, generator=self.generator,
-                                 binary_dims=lc.binary_dims, init_mean=init_mean, init_std=init_std)
+            start = {"init_mean": self.proposal.mode(state), "init_std": self.proposal_std}
+        action, _ = max_q(self.q, self.learner, embedding, self.generator, **start)
         return self.spec.to_command(action[0].numpy(), state.ee_pos, state.ee_yaw)
 
 
@@ -250,16 +258,10 @@ class SubgoalStatePolicy(StatePolicy):
         super().__init__(*args, **kwargs)
         self.candidates = torch.as_tensor(candidates)
         self.search = search
-        self.via_subgoal = 0  # decisions that acted toward a subgoal, for the report
 
     def _values(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         """max_a Q(obs_i, a, goal_i) (N,) as probabilities, by a small CEM."""
-        iterations, samples, elites = self.search
-        embedding = self.q.embed(obs, goal)
-        _, logit = cem_maximize(lambda a: self.q.score(embedding, a), len(obs), self.learner.action_dim,
-                                iterations, samples, elites, generator=self.generator,
-                                binary_dims=self.learner.binary_dims)
-        return torch.sigmoid(logit)
+        return max_q(self.q, self.learner, self.q.embed(obs, goal), self.generator, self.search)[1]
 
     @torch.inference_mode()
     def set_goal(self, state: SceneState) -> None:
@@ -275,7 +277,6 @@ class SubgoalStatePolicy(StatePolicy):
         best = int(via.argmax())
         subgoal = bool(via[best] > direct)
         self.goal = self.candidates[best:best + 1] if subgoal else self.final_goal
-        self.via_subgoal += subgoal
         pos, yaw, gripper, terminate = super().decide(state)
         self.goal = self.final_goal
         return pos, yaw, gripper, terminate and not subgoal  # reaching a subgoal ends nothing
@@ -307,17 +308,17 @@ def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = 100000,
     """Roll the state policy out toward ``goals`` generated goals per task; result rows as evaluation.py's.
     ``cem``: LearnerConfig overrides of the policy's CEM (cem_iterations, cem_samples, cem_elites).
     ``proposal``: a gcbc_mle run whose mode (spread by ``proposal_std``) is CEM's first distribution."""
-    if json.loads((run / "config.json").read_text()).get("policy") == "gcbc_mle":
+    info = json.loads((run / "config.json").read_text())
+    if info.get("policy") == "gcbc_mle":
         policy = MLEPolicy(run)
     else:
-        q, learner, mean, std = load_run(run)
-        info = json.loads((run / "config.json").read_text())
+        q, learner, mean, std, relative = load_run(run)
         kwargs = dict(proposal=MLEPolicy(proposal) if proposal else None, proposal_std=proposal_std,
-                      proposal_onoff_std=proposal_onoff_std, relative=info.get("relative", False))
+                      proposal_onoff_std=proposal_onoff_std, relative=relative)
         learner = LearnerConfig(**{**asdict(learner), **(cem or {})})
         if subgoals:
             with np.load(info["data"]) as data:
-                frames = features(data["obs"], info.get("relative", False))
+                frames = features(data["obs"], relative)
             pick = np.random.default_rng(0).choice(len(frames), size=subgoals, replace=False)
             candidates = ((frames[pick] - mean) / std).astype(np.float32)
             policy = SubgoalStatePolicy(q, learner, mean, std, candidates=candidates, **kwargs)
@@ -382,10 +383,7 @@ def object_height_probe(q: VectorLateFusionQ, learner: LearnerConfig, obs: np.nd
         with torch.inference_mode():
             embedding = q.embed(torch.as_tensor((features(states, relative) - mean) / std),
                                 torch.as_tensor((features(goal, relative) - mean) / std))
-            _, logit = cem_maximize(lambda a: q.score(embedding, a), len(states), learner.action_dim,
-                                    learner.cem_iterations, learner.cem_samples, learner.cem_elites,
-                                    generator=torch.Generator().manual_seed(seed), binary_dims=learner.binary_dims)
-        return torch.sigmoid(logit).numpy()
+            return max_q(q, learner, embedding, torch.Generator().manual_seed(seed))[1].numpy()
 
     at_goal, without = best(goal), best(put_down)
     return {"frames": len(pick), "q_at_goal": float(at_goal.mean()), "q_object_put_down": float(without.mean())}
@@ -397,8 +395,7 @@ def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = 100
     object, straight toward where the goal has the gripper, the CEM argmax, and a GCBC run's action), and
     max_a Q from the start state, from the start with the goal object already where the goal has it, and
     from the goal itself. Means over the goals (probabilities)."""
-    q, learner, mean, std = load_run(run)
-    relative = json.loads((run / "config.json").read_text()).get("relative", False)
+    q, learner, mean, std, relative = load_run(run)
     vec = lambda x: torch.as_tensor((features(x, relative) - mean) / std).unsqueeze(0)
     prior = MLEPolicy(gcbc) if gcbc else None
     cell = Cell(CellConfig(image_width=32, image_height=32))
@@ -419,16 +416,12 @@ def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = 100
                 return torch.tensor([[d[0], d[1], d[2], 0.0, -1.0, -1.0]], dtype=torch.float32)
 
             with torch.inference_mode():
-                def best(x: np.ndarray) -> tuple[torch.Tensor, float]:
-                    embedding = q.embed(vec(x), vec(g_vec))
-                    action, logit = cem_maximize(lambda a: q.score(embedding, a), 1, learner.action_dim,
-                                                 learner.cem_iterations, learner.cem_samples, learner.cem_elites,
-                                                 generator=torch.Generator().manual_seed(0),
-                                                 binary_dims=learner.binary_dims)
-                    return action, torch.sigmoid(logit).item()
+                def best(embedding: torch.Tensor) -> tuple[torch.Tensor, float]:
+                    action, value = max_q(q, learner, embedding, torch.Generator().manual_seed(0))
+                    return action, value.item()
 
                 embedding = q.embed(vec(s_vec), vec(g_vec))
-                argmax, v_start = best(s_vec)
+                argmax, v_start = best(embedding)
                 actions = {"no motion": torch.tensor([[0.0, 0, 0, 0, -1, -1]]),
                            "toward the object": toward(start.object_pos(goal.spec.object) + [0, 0, 0.02]),
                            "toward the goal's gripper": toward(g.ee_pos), "CEM argmax": argmax}
@@ -436,8 +429,9 @@ def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = 100
                     prior.set_goal(g)
                     actions["GCBC's action"] = prior.mode(start)
                 row = {name: torch.sigmoid(q.score(embedding, a.unsqueeze(1))).item() for name, a in actions.items()}
-                row.update({"max Q from the start": v_start, "max Q, object already at goal": best(moved)[1],
-                            "max Q from the goal": best(g_vec)[1]})
+                row.update({"max Q from the start": v_start,
+                            "max Q, object already at goal": best(q.embed(vec(moved), vec(g_vec)))[1],
+                            "max Q from the goal": best(q.embed(vec(g_vec), vec(g_vec)))[1]})
             rows.append(row)
     finally:
         cell.close()
@@ -594,8 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "table":
         print(runs_table(args.runs, args.name), end="")
     elif args.command == "diagnose":
-        q, learner, mean, std = load_run(args.run)
-        relative = json.loads((args.run / "config.json").read_text()).get("relative", False)
+        q, learner, mean, std, relative = load_run(args.run)
         with np.load(args.data) as held:
             data = Transitions((features(held["obs"], relative) - mean) / std, held["actions"], held["episode"],
                                held["is_last"])
