@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actionable_models.learning.sampler import Transitions
+from actionable_models.learning.sampler import Transitions, uniform_future_steps
 
 
 class GoalConditionedPolicy(nn.Module):
@@ -56,5 +56,4 @@ def sample_future_goals(data: Transitions, batch_size: int, rng: np.random.Gener
     valid = np.flatnonzero(~data.is_last)
     index = rng.choice(valid, size=batch_size)
     end = data.episode_end[index]
-    goal = index + 1 + (rng.random(batch_size) * (end - index)).astype(np.int64)
-    return index, np.minimum(goal, end)
+    return index, np.minimum(index + uniform_future_steps(end - index, rng), end)

@@ -73,6 +73,12 @@ class SampledBatch:
         return out
 
 
+def uniform_future_steps(rest: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """k uniform over 1..rest per row: how far ahead a goal drawn uniformly from a step's later frames is
+    (``rest``: the frames after the step in its episode, >= 1)."""
+    return 1 + (rng.random(len(rest)) * rest).astype(np.int64)
+
+
 class GoalSampler:
     """Uniform transitions; goals k ~ Geometric(p) frames ahead in the same episode, or from another one."""
 
@@ -112,8 +118,7 @@ class GoalSampler:
             # Goals anywhere later in the episode, as far as evaluation goals are (20-25 steps for container
             # placing), which Geometric(0.3) reaches once in a thousand draws.
             uniform = rng.random(batch_size) < self.config.relabel_uniform_fraction
-            rest = d.episode_end[index] - index
-            k = np.where(uniform, 1 + (rng.random(batch_size) * rest).astype(np.int64), k)
+            k = np.where(uniform, uniform_future_steps(d.episode_end[index] - index, rng), k)
         goal_index = np.minimum(index + k, d.episode_end[index])
         chained = np.zeros(batch_size, dtype=bool)
         use_chaining = self.config.method == "actionable_models" and self.config.use_chaining
