@@ -45,7 +45,9 @@ class CheckpointInfo:
 
 # LearnerConfig fields added after checkpoints were first written, with the value every older checkpoint
 # was trained with. A stored config without the field means that value, whatever the default is now.
-LEGACY_FIELDS = {"use_proprio": False}
+LEGACY_FIELDS = {"use_proprio": False, "relabel_uniform_fraction": 0.0, "relabel_bootstrap": "max",
+                 "negative_cem_fraction": 0.0, "negative_cem_search": False, "target_cem_std": 0.0,
+                 "relative_target_weight": 0.0, "clipped_double_q": False}
 
 
 def learner_config_from_json(text: str) -> LearnerConfig:
