@@ -34,19 +34,21 @@ def _transitions(size: int, episodes: int = 20, length: int = 30) -> Transitions
                        np.tile(np.r_[np.zeros(length - 1, bool), True], episodes))
 
 
+def _learner(fusion: str, batch: int, precision: str, state_dim: int) -> tuple[LearnerConfig, Transitions, torch.nn.Module]:
+    """Config, data and network of one measurement; ``state_dim`` > 0: the state learner on random vectors."""
+    config = LearnerConfig(fusion=fusion, batch_size=batch, precision=precision)
+    if state_dim:
+        images = _transitions(16)
+        vectors = np.random.default_rng(0).normal(size=(len(images.actions), state_dim)).astype(np.float32)
+        return config, Transitions(vectors, images.actions, images.episode, images.is_last), \
+            VectorLateFusionQ(config, state_dim)
+    return config, _transitions(config.image_size), make_q_network(config)
+
+
 def training_rate(fusion: str, updates: int, batch: int, device: str, precision: str = "fp32",
                   state_dim: int = 0) -> float:
     """Training samples per second; ``state_dim`` > 0 trains the state learner on random vectors instead."""
-    config = LearnerConfig(fusion=fusion, batch_size=batch, precision=precision)
-    if state_dim:
-        rng = np.random.default_rng(0)
-        images = _transitions(16)
-        data = Transitions(rng.normal(size=(len(images.actions), state_dim)).astype(np.float32), images.actions,
-                           images.episode, images.is_last)
-        network = VectorLateFusionQ(config, state_dim)
-    else:
-        data = _transitions(config.image_size)
-        network = make_q_network(config)
+    config, data, network = _learner(fusion, batch, precision, state_dim)
     sampler = GoalSampler(data, config, np.random.default_rng(0))
     objective = ActionableModelsObjective(network, config, device)
     objective.update(to_tensors(sampler.sample(batch).arrays(data)))  # warm-up
@@ -115,15 +117,8 @@ def _ddp_rank(rank: int, ranks: int, port: int, fusion: str, batch: int, updates
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=ranks)
     try:
-        config = LearnerConfig(fusion=fusion, batch_size=batch, precision=precision)
         torch.manual_seed(0)
-        if state_dim:
-            images = _transitions(16)
-            data = Transitions(np.random.default_rng(0).normal(size=(len(images.actions), state_dim)).astype(np.float32),
-                               images.actions, images.episode, images.is_last)
-            network = VectorLateFusionQ(config, state_dim)
-        else:
-            data, network = _transitions(config.image_size), make_q_network(config)
+        config, data, network = _learner(fusion, batch, precision, state_dim)
         objective = ActionableModelsObjective(network, config)
         objective.distribute()
         sampler = GoalSampler(data, config, np.random.default_rng(rank))
