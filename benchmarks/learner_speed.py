@@ -66,16 +66,16 @@ PHASES = ("am/sampling", "am/augmentation", "am/online_encoders", "am/target_enc
           "am/negatives", "am/online_head", "am/backward", "am/optimizer")
 
 
-def profile(fusion: str, batch: int, device: str, precision: str, updates: int = 5) -> None:
-    """Print the share of one update spent in each phase, and the FLOP/s achieved beside a large matmul's."""
+def profile(fusion: str, batch: int, device: str, precision: str, updates: int = 5, state_dim: int = 0) -> None:
+    """Print the share of one update spent in each phase, and the FLOP/s achieved beside a large matmul's;
+    ``state_dim`` > 0 profiles the state learner instead (augmentation is then a no-op on vectors)."""
     from torch.profiler import ProfilerActivity, record_function
     from torch.profiler import profile as torch_profile
     from torch.utils.flop_counter import FlopCounterMode
 
-    config = LearnerConfig(fusion=fusion, batch_size=batch, precision=precision)
-    data = _transitions(config.image_size)
+    config, data, network = _learner(fusion, batch, precision, state_dim)
     sampler = GoalSampler(data, config, np.random.default_rng(0))
-    objective = ActionableModelsObjective(make_q_network(config), config, device)
+    objective = ActionableModelsObjective(network, config, device)
 
     def step():
         with record_function("am/sampling"):
@@ -92,11 +92,14 @@ def profile(fusion: str, batch: int, device: str, precision: str, updates: int =
             step()
     seconds = (time.perf_counter() - start) / updates
     spent = {e.key: e.cpu_time_total / updates / 1e6 for e in prof.key_averages() if e.key in PHASES}
-    print(f"  profile of one {fusion}-fusion update ({precision}, batch {batch}, {seconds * 1000:.0f} ms, "
+    learner = "state-learner" if state_dim else f"{fusion}-fusion"
+    print(f"  profile of one {learner} update ({precision}, batch {batch}, {seconds * 1000:.0f} ms, "
           f"measured under the profiler):")
     for phase in PHASES:
         share = spent.get(phase, 0.0) / seconds
         print(f"    {phase[3:]:<16} {spent.get(phase, 0.0) * 1000:7.1f} ms  {share:5.1%}")
+    rest = seconds - sum(spent.values())
+    print(f"    {'elsewhere':<16} {rest * 1000:7.1f} ms  {rest / seconds:5.1%}   (losses, casts, the logged-action bound)")
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     a = torch.randn(2048, 2048, dtype=dtype, device=device)
     a @ a
@@ -200,6 +203,7 @@ def main() -> None:
     for precision in ("fp32", "bf16"):
         rate = training_rate("late", args.updates * 3, 128, args.device, precision, state_dim=41) / 128
         print(f"  {precision}: {rate:8.1f} updates/s")
+    profile("late", 128, args.device, "bf16", updates=15, state_dim=41)
     if args.ranks > 1 and args.device == "cpu":
         print(f"{args.ranks} DDP processes (gloo, one torch thread each, as am train under torchrun), bf16:")
         for per_rank in (args.batch // args.ranks, args.batch):

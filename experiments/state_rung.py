@@ -9,6 +9,7 @@ learner; this script is its only user. Three commands share one data format (.np
     python experiments/state_rung.py evaluate --run runs/s --goals 30 --max-steps 50
     python experiments/state_rung.py diagnose --run runs/s --data data/state_heldout.npz
     python experiments/state_rung.py probe --run runs/s --task container_placing --gcbc runs/gcbc_mle
+    python experiments/state_rung.py expert-path --run runs/s --task container_placing
 
 The state vector: the pinch point's position, yaw and closure, then per object (sorted names) its
 position and orientation quaternion (w >= 0); standardised with the training data's mean and std.
@@ -40,6 +41,7 @@ from actionable_models.sim.cell import Cell
 from actionable_models.sim.config import CellConfig
 from actionable_models.sim.goals import generate_goal
 from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, weights_of
+from actionable_models.sim.scripted import PickPlaceScript
 from actionable_models.sim.state import SceneState
 from actionable_models.sim.tasks import TASKS
 
@@ -438,6 +440,50 @@ def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = 100
     return {name: float(np.mean([r[name] for r in rows])) for name in rows[0]}
 
 
+EXPERT_FINISH = {"instance_grasping": "lift", "container_placing": "container"}
+
+
+def expert_path_probe(run: Path, task: str, goals: int = 10, base_seed: int = 100000) -> dict[int, tuple]:
+    """Q along the privileged expert's own path to ``goals`` task goals: at every step, Q of the expert's
+    action, Q of no motion with the gripper open, and max Q by CEM, averaged by the steps k the expert
+    still needed (k = 1: its last command). A Q-function that has learned the task falls like
+    gamma^(k-1) along the path and rates the expert's action at about its max; where it drops faster, or
+    rates standing still above the expert, is where value stopped propagating. {k: (Q expert, Q still,
+    max Q, count)}."""
+    if task not in EXPERT_FINISH:
+        raise SystemExit(f"expert-path: task must be one of {', '.join(EXPERT_FINISH)}, got {task!r}")
+    q, learner, mean, std, relative = load_run(run)
+    vec = lambda x: torch.as_tensor((features(x, relative) - mean) / std).float()
+    cell, spec = Cell(CellConfig(image_width=32, image_height=32)), ActionSpec()
+    still = torch.tensor([0.0, 0, 0, 0, -1, -1])
+    by_k: dict[int, list] = {}
+    try:
+        for seed in range(base_seed, base_seed + goals):
+            goal = generate_goal(cell, task, seed)
+            cell.reset(seed, goal.spec.layout)
+            script = PickPlaceScript(goal.spec.object, EXPERT_FINISH[task])
+            path = [(state_vector(s), a) for s, a, last in play_steps(cell, script, spec) if not last]
+            s = vec(np.stack([p[0] for p in path]))
+            actions = torch.as_tensor(np.stack([p[1] for p in path])).float()
+            with torch.inference_mode():
+                embedding = q.embed(s, vec(state_vector(goal.state))[None].expand(len(path), -1))
+                q_expert = torch.sigmoid(q.score(embedding, actions[:, None]))[:, 0]
+                q_still = torch.sigmoid(q.score(embedding, still.expand(len(path), 1, 6)))[:, 0]
+                _, q_max = max_q(q, learner, embedding, torch.Generator().manual_seed(0))
+            for t in range(len(path)):
+                by_k.setdefault(len(path) - t, []).append((q_expert[t].item(), q_still[t].item(), q_max[t].item()))
+    finally:
+        cell.close()
+    return {k: (*np.mean(v, axis=0), len(v)) for k, v in sorted(by_k.items())}
+
+
+def format_expert_path(rows: dict[int, tuple], gamma: float) -> str:
+    lines = ["| steps to go k | Q(expert's action) | Q(no motion, open) | max Q | gamma^(k-1) | goals |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {k} | {e:.3f} | {s:.3f} | {m:.3f} | {gamma ** (k - 1):.3f} | {n} |" for k, (e, s, m, n) in rows.items()]
+    return "\n".join(lines) + "\n"
+
+
 # What a run's config meant by a field it does not name: the behaviour before the field existed.
 LEGACY_LEARNER = {"binary_gripper_terminate": False, "chain_bootstrap": "max"}
 
@@ -557,6 +603,10 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("table", help="a Markdown table of evaluated runs")
     r.add_argument("runs", type=Path, nargs="+")
     r.add_argument("--name", default="eval", help="the results file of each run, RUN/NAME.json (default eval)")
+    ep = sub.add_parser("expert-path", help="Q along the privileged expert's path to task goals, by steps to go")
+    ep.add_argument("--run", type=Path, required=True)
+    ep.add_argument("--task", default="container_placing", choices=tuple(EXPERT_FINISH))
+    ep.add_argument("--goals", type=int, default=10)
     pl = sub.add_parser("pool", help="success pooled over the seeds of each variant: LABEL=RUN,RUN,...")
     pl.add_argument("groups", nargs="+")
     pl.add_argument("--name", default="eval", help="the results file of each run, RUN/NAME.json (default eval)")
@@ -585,6 +635,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "probe":
         for name, value in task_start_probe(args.run, args.task, args.goals, gcbc=args.gcbc).items():
             print(f"{name:32s} {value:.3f}")
+    elif args.command == "expert-path":
+        rows = expert_path_probe(args.run, args.task, args.goals)
+        print(format_expert_path(rows, load_run(args.run)[1].gamma), end="")
     elif args.command == "table":
         print(runs_table(args.runs, args.name), end="")
     elif args.command == "diagnose":

@@ -177,6 +177,10 @@ def test_state_rung_collects_trains_evaluates_and_tabulates(tmp_path, capsys):
                             "--gcbc", str(mle)]) == 0
     probe = capsys.readouterr().out
     assert "GCBC's action" in probe and "max Q from the goal" in probe
+    assert state_rung.main(["expert-path", "--run", str(rel), "--task", "instance_grasping", "--goals", "1"]) == 0
+    path = capsys.readouterr().out.splitlines()
+    assert path[0].startswith("| steps to go k | Q(expert's action)") and path[2].startswith("| 1 | ")
+    assert len(path) >= 2 + 8  # the expert needs more than 8 steps to grasp and lift
     assert state_rung.main(["table", str(rel), "--name", "proposal"]) == 0
     assert "| rel | play | goal_difference, relative | 3 x 8 |" in capsys.readouterr().out
     assert state_rung.main(["pool", f"both={run},{mle}"]) == 0

@@ -134,6 +134,29 @@ def test_negatives_avoid_the_data_action_and_follow_exp_q():
     assert (negatives[..., 0] > 0).float().mean() > 0.9  # high-Q unseen actions are the ones pushed down
 
 
+@pytest.mark.parametrize("scale, share", [("probability", (0.3, 0.7)), ("logit", (0.9, 1.0))])
+def test_logit_scaled_negatives_pick_the_overrated_action_among_small_values(scale, share):
+    """Far from a goal every Q is a few per cent: exp(Q / T) is then about uniform, exp(logit / T) is not."""
+    objective, config = _objective(negative_candidates=32, num_negatives=4, negative_temperature=0.3,
+                                   negative_min_distance=0.5, negative_scale=scale)
+    data_action = torch.zeros(64, 6)
+
+    class SmallValues(torch.nn.Module):
+        def score(self, embedding, actions):
+            return torch.where(actions[..., 0] > 0, -2.0, -4.0) * torch.ones(actions.shape[:-1])  # Q 0.12 or 0.02
+
+    objective.q = SmallValues()
+    negatives = objective.sample_negatives(torch.zeros(64, 1), data_action)
+    assert torch.all(negatives.norm(dim=-1) >= 0.5)
+    low, high = share
+    assert low <= (negatives[..., 0] > 0).float().mean() <= high
+
+
+def test_negative_scale_is_checked():
+    with pytest.raises(ConfigError, match="negative_scale"):
+        LearnerConfig(negative_scale="odds")
+
+
 def test_random_shift_keeps_shape_and_content_range():
     images = torch.randint(0, 255, (5, 3, 16, 16), dtype=torch.uint8)
     shifted = random_shift(images, 4, torch.Generator().manual_seed(0))

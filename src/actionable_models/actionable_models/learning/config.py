@@ -49,6 +49,11 @@ class LearnerConfig:
     """Temperature of the exp(Q / T) sampling of negatives, Q the probability. At 1.0 (exp(Q) as written in
     the paper) the weights differ by at most a factor e, so the draw is nearly uniform and misses the
     overrated actions that CEM then finds; 0.1 concentrates it on them (measured, docs/learning.md)."""
+    negative_scale: str = "probability"
+    """What the negatives' exp(x / T) weighs: 'probability' (x = Q, as the paper writes it) or 'logit'
+    (x = the logit of Q, about log Q where Q is small, so the weights are about Q^(1/T): as selective among
+    far goals' values of a few per cent as among near goals' values near 1, where exp(Q / T) is almost
+    uniform)."""
     negative_min_distance: float = 0.5
     """Candidates closer than this (L2, normalised action space) to the data action are never negatives."""
     negative_motion_fraction: float = 0.5
@@ -148,6 +153,8 @@ class LearnerConfig:
             raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.chain_bootstrap not in CHAIN_BOOTSTRAPS:
             raise ConfigError(f"chain_bootstrap must be one of {CHAIN_BOOTSTRAPS}, got {self.chain_bootstrap!r}")
+        if self.negative_scale not in ("probability", "logit"):
+            raise ConfigError(f"negative_scale must be 'probability' or 'logit', got {self.negative_scale!r}")
         if self.relabel_bootstrap not in ("max", "logged"):
             raise ConfigError(f"relabel_bootstrap must be one of ('max', 'logged'), got {self.relabel_bootstrap!r}")
         if self.relabel_bootstrap == "logged" and self.chain_bootstrap != "logged":

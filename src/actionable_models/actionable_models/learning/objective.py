@@ -216,8 +216,12 @@ class ActionableModelsObjective:
         far = (candidates - data_action.unsqueeze(1)).norm(dim=-1) >= c.negative_min_distance  # (B, M)
         if c.method == "gcbc":
             weights = far.float()
-        else:
+        elif c.negative_scale == "probability":
             weights = torch.exp(torch.sigmoid(logits.float()) / c.negative_temperature) * far
+        else:  # negative_scale "logit"
+            # exp(logit / T) less each row's max logit (a constant factor of the row): logits / T overflow.
+            x = torch.where(far, logits.float(), torch.full_like(logits, -torch.inf, dtype=torch.float32))
+            weights = torch.exp((x - x.amax(dim=1, keepdim=True).clamp_min(-1e30)) / c.negative_temperature)
         weights = torch.where(weights.sum(dim=1, keepdim=True) > 0, weights, torch.ones_like(weights))
         # With replacement: draws ~ exp(Q / T) as the paper states, and a near candidate (weight 0) is never
         # drawn even when fewer than num_negatives candidates are far enough.
