@@ -31,13 +31,17 @@ def context():
 
 @pytest.fixture
 def spin_for():
-    """``spin_for(executor, seconds, every=None)``: spin an executor for a while, calling ``every()`` (e.g.
-    publishing a fake sensor) before each 20 ms spin."""
+    """``spin_for(executor, seconds, every=None, until=None)``: spin an executor for a while, calling
+    ``every()`` (e.g. publishing a fake sensor) before each 20 ms spin; with ``until``, stop as soon as
+    ``until()`` is true (so a test of something that takes a number of timer ticks can give a loaded
+    machine time without waiting the whole limit on a quiet one)."""
     import time
 
-    def spin(executor, seconds: float, every=None) -> None:
+    def spin(executor, seconds: float, every=None, until=None) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
+            if until is not None and until():
+                return
             if every:
                 every()
             executor.spin_once(timeout_sec=0.02)

@@ -97,7 +97,11 @@ def test_commands_are_clamped_rate_limited_and_sent_to_servo(rig, spin_for):
         robot.publish_tool_pose()
         robot.command([0.9, 0.0, 0.2], yaw=0.3)  # x beyond the box's 0.65
 
+    def reached():  # 0.25 m at 0.01 m a tick is 25 ticks of the 20 Hz timer: 1.25 s on an idle machine
+        return len(robot.servo) > 0 and math.isclose(robot.servo[-1].pose.position.x, 0.65)
+
     spin_for(executor, 2.0, every=both)
+    spin_for(executor, 6.0, every=both, until=reached)  # more ticks where a loaded machine fired fewer
     sent = positions(robot.servo)
     assert len(sent) > 10, len(sent)
     assert all(m.header.frame_id == "base_link" for m in robot.servo)
