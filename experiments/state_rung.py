@@ -65,6 +65,11 @@ def state_vector(state: SceneState) -> np.ndarray:
     return np.concatenate(parts).astype(np.float32)
 
 
+def standardized(raw: np.ndarray, mean: np.ndarray, std: np.ndarray, relative: bool) -> torch.Tensor:
+    """State vectors (..., F) as the network's standardised input (a float32 tensor)."""
+    return torch.as_tensor((features(raw, relative) - mean) / std).float()
+
+
 def features(raw: np.ndarray, relative: bool) -> np.ndarray:
     """The network's input from state vectors (..., F): as they are, or with ``relative`` each object's
     position minus the pinch point's appended (where the gripper must go to reach it)."""
@@ -212,7 +217,7 @@ class _StateGoalPolicy:
         self.goal: torch.Tensor | None = None
 
     def _tensor(self, state: SceneState) -> torch.Tensor:
-        return torch.as_tensor((features(state_vector(state), self.relative) - self.mean) / self.std).unsqueeze(0)
+        return standardized(state_vector(state), self.mean, self.std, self.relative).unsqueeze(0)
 
     def set_goal(self, state: SceneState) -> None:
         self.goal = self._tensor(state)
@@ -391,6 +396,10 @@ def object_height_probe(q: VectorLateFusionQ, learner: LearnerConfig, obs: np.nd
     return {"frames": len(pick), "q_at_goal": float(at_goal.mean()), "q_object_put_down": float(without.mean())}
 
 
+NO_MOTION_OPEN = torch.tensor([0.0, 0.0, 0.0, 0.0, -1.0, -1.0])
+"""The normalised action that stands still with the gripper open (and does not terminate)."""
+
+
 def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = 100000,
                      gcbc: Path | None = None) -> dict:
     """Q at the start of ``goals`` task goals: of a few named actions (no motion, straight toward the goal
@@ -398,7 +407,7 @@ def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = 100
     max_a Q from the start state, from the start with the goal object already where the goal has it, and
     from the goal itself. Means over the goals (probabilities)."""
     q, learner, mean, std, relative = load_run(run)
-    vec = lambda x: torch.as_tensor((features(x, relative) - mean) / std).unsqueeze(0)
+    vec = lambda x: standardized(x, mean, std, relative).unsqueeze(0)
     prior = MLEPolicy(gcbc) if gcbc else None
     cell = Cell(CellConfig(image_width=32, image_height=32))
     rows = []
@@ -424,7 +433,7 @@ def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = 100
 
                 embedding = q.embed(vec(s_vec), vec(g_vec))
                 argmax, v_start = best(embedding)
-                actions = {"no motion": torch.tensor([[0.0, 0, 0, 0, -1, -1]]),
+                actions = {"no motion": NO_MOTION_OPEN[None],
                            "toward the object": toward(start.object_pos(goal.spec.object) + [0, 0, 0.02]),
                            "toward the goal's gripper": toward(g.ee_pos), "CEM argmax": argmax}
                 if prior is not None:
@@ -449,13 +458,12 @@ def expert_path_probe(run: Path, task: str, goals: int = 10, base_seed: int = 10
     still needed (k = 1: its last command). A Q-function that has learned the task falls like
     gamma^(k-1) along the path and rates the expert's action at about its max; where it drops faster, or
     rates standing still above the expert, is where value stopped propagating. {k: (Q expert, Q still,
-    max Q, count)}."""
+    max Q, gamma^(k-1), count)}."""
     if task not in EXPERT_FINISH:
-        raise SystemExit(f"expert-path: task must be one of {', '.join(EXPERT_FINISH)}, got {task!r}")
+        raise ValueError(f"expert-path: task must be one of {', '.join(EXPERT_FINISH)}, got {task!r}")
     q, learner, mean, std, relative = load_run(run)
-    vec = lambda x: torch.as_tensor((features(x, relative) - mean) / std).float()
+    vec = lambda x: standardized(x, mean, std, relative)
     cell, spec = Cell(CellConfig(image_width=32, image_height=32)), ActionSpec()
-    still = torch.tensor([0.0, 0, 0, 0, -1, -1])
     by_k: dict[int, list] = {}
     try:
         for seed in range(base_seed, base_seed + goals):
@@ -468,19 +476,19 @@ def expert_path_probe(run: Path, task: str, goals: int = 10, base_seed: int = 10
             with torch.inference_mode():
                 embedding = q.embed(s, vec(state_vector(goal.state))[None].expand(len(path), -1))
                 q_expert = torch.sigmoid(q.score(embedding, actions[:, None]))[:, 0]
-                q_still = torch.sigmoid(q.score(embedding, still.expand(len(path), 1, 6)))[:, 0]
+                q_still = torch.sigmoid(q.score(embedding, NO_MOTION_OPEN.expand(len(path), 1, -1)))[:, 0]
                 _, q_max = max_q(q, learner, embedding, torch.Generator().manual_seed(0))
             for t in range(len(path)):
                 by_k.setdefault(len(path) - t, []).append((q_expert[t].item(), q_still[t].item(), q_max[t].item()))
     finally:
         cell.close()
-    return {k: (*np.mean(v, axis=0), len(v)) for k, v in sorted(by_k.items())}
+    return {k: (*np.mean(v, axis=0), learner.gamma ** (k - 1), len(v)) for k, v in sorted(by_k.items())}
 
 
-def format_expert_path(rows: dict[int, tuple], gamma: float) -> str:
+def format_expert_path(rows: dict[int, tuple]) -> str:
     lines = ["| steps to go k | Q(expert's action) | Q(no motion, open) | max Q | gamma^(k-1) | goals |",
              "|---|---|---|---|---|---|"]
-    lines += [f"| {k} | {e:.3f} | {s:.3f} | {m:.3f} | {gamma ** (k - 1):.3f} | {n} |" for k, (e, s, m, n) in rows.items()]
+    lines += [f"| {k} | {e:.3f} | {s:.3f} | {m:.3f} | {g:.3f} | {n} |" for k, (e, s, m, g, n) in rows.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -636,8 +644,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in task_start_probe(args.run, args.task, args.goals, gcbc=args.gcbc).items():
             print(f"{name:32s} {value:.3f}")
     elif args.command == "expert-path":
-        rows = expert_path_probe(args.run, args.task, args.goals)
-        print(format_expert_path(rows, load_run(args.run)[1].gamma), end="")
+        print(format_expert_path(expert_path_probe(args.run, args.task, args.goals)), end="")
     elif args.command == "table":
         print(runs_table(args.runs, args.name), end="")
     elif args.command == "diagnose":
