@@ -200,6 +200,10 @@ def test_a_proprio_checkpoint_holds_until_the_gripper_joint_state_arrives_then_a
         spin_for(executor, 1.5, every=arm.publish_observation)
         assert arm.commands and arm.status[-1]["state"] == "acting", arm.status[-3:]
         assert policy.gripper is not None and policy.gripper[0] in (0.0, 1.0)
+        # Each decision publishes a gripper command and a pose on two topics, which the executor can deliver
+        # in either order; the spin above can stop between them (CI: 824 grippers, 825 poses), so drain the
+        # last pair, with no new observations, before counting.
+        spin_for(executor, 2.0, until=lambda: len(arm.grippers) >= len(arm.commands))
         assert len(arm.grippers) == len(arm.commands)
     finally:
         executor.shutdown()
