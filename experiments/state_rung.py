@@ -592,6 +592,9 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--goals", type=int, default=30)
     e.add_argument("--max-steps", type=int, default=50)
     e.add_argument("--tasks", default=",".join(TASKS))
+    e.add_argument("--base-seed", type=int, default=100000,
+                   help="goals from seeds BASE.. (100000: the evaluation goals; choose variants on another "
+                        "range, e.g. 200000, so that nothing is tuned on them)")
     e.add_argument("--cem", default="", help="the policy's CEM, e.g. cem_iterations=5,cem_samples=256,cem_elites=16")
     e.add_argument("--name", default="eval", help="results file RUN/NAME.json (default eval.json)")
     e.add_argument("--subgoals", type=int, default=0,
@@ -664,7 +667,8 @@ def main(argv: list[str] | None = None) -> int:
         plot_rows(rows, args.run / "diagnostics.png", title=f"state rung {args.run.name} on {args.data.name}")
         print(table, end="")
     else:
-        rows = evaluate(args.run, args.goals, args.max_steps, tasks=tuple(args.tasks.split(",")),
+        rows = evaluate(args.run, args.goals, args.max_steps, base_seed=args.base_seed,
+                        tasks=tuple(args.tasks.split(",")),
                         cem=_learner_overrides(args.cem), proposal=args.proposal, proposal_std=args.proposal_std,
                         proposal_onoff_std=args.proposal_onoff_std, subgoals=args.subgoals)
         (args.run / f"{args.name}.json").write_text(json.dumps(rows, indent=1))
