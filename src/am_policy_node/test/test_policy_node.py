@@ -203,7 +203,7 @@ def test_a_proprio_checkpoint_holds_until_the_gripper_joint_state_arrives_then_a
         # Each decision publishes a gripper command and a pose on two topics, which the executor can deliver
         # in either order; the spin above can stop between them (CI: 824 grippers, 825 poses), so drain the
         # last pair, with no new observations, before counting.
-        spin_for(executor, 2.0, until=lambda: len(arm.grippers) >= len(arm.commands))
+        spin_for(executor, 2.0, until=lambda: len(arm.grippers) == len(arm.commands))
         assert len(arm.grippers) == len(arm.commands)
     finally:
         executor.shutdown()
