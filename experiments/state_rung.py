@@ -197,6 +197,41 @@ def load_run(run: Path) -> tuple[VectorLateFusionQ, LearnerConfig, np.ndarray, n
     return q.eval(), learner, norm["mean"], norm["std"], info.get("relative", False)
 
 
+class QEnsemble(torch.nn.Module):
+    """Several independently trained Q-functions scored as one: ``embed`` stacks the members' embeddings
+    (B, M, D), ``score`` averages their logits, optionally less ``pessimism`` times their std across
+    members (a lower confidence bound: where the members disagree, an action's value is least certain).
+
+    A decision-time ensemble only: each member was trained alone by the unchanged objective."""
+
+    def __init__(self, members: list[VectorLateFusionQ], pessimism: float = 0.0) -> None:
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+        self.pessimism = pessimism
+
+    def embed(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m.embed(obs, goal) for m in self.members], dim=1)
+
+    def score(self, embedding: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        logits = torch.stack([m.score(embedding[:, i], actions) for i, m in enumerate(self.members)])
+        value = logits.mean(dim=0)
+        if self.pessimism:
+            value = value - self.pessimism * logits.std(dim=0)
+        return value
+
+
+def load_ensemble(runs: list[Path], pessimism: float = 0.0
+                  ) -> tuple[QEnsemble, LearnerConfig, np.ndarray, np.ndarray, bool]:
+    """:func:`load_run` over several runs of the same data and input, as one :class:`QEnsemble`; the
+    first run's config and normalisation (the others' must match)."""
+    loaded = [load_run(run) for run in runs]
+    _, learner, mean, std, relative = loaded[0]
+    for run, (_, _, m, s, r) in zip(runs[1:], loaded[1:]):
+        if r != relative or m.shape != mean.shape or not (np.allclose(m, mean) and np.allclose(s, std)):
+            raise SystemExit(f"ensemble: {run} was trained on other data or input than {runs[0]}")
+    return QEnsemble([item[0] for item in loaded], pessimism).eval(), learner, mean, std, relative
+
+
 def max_q(q: VectorLateFusionQ, learner: LearnerConfig, embedding: torch.Tensor, generator: torch.Generator,
           search: tuple[int, int, int] | None = None, **start) -> tuple[torch.Tensor, torch.Tensor]:
     """CEM argmax_a Q per row of ``embedding`` (B, A) and its value as a probability (B,). ``search``:
@@ -311,15 +346,20 @@ class MLEPolicy(_StateGoalPolicy):
 
 def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = 100000,
              tasks: tuple[str, ...] = TASKS, cem: dict | None = None, proposal: Path | None = None,
-             proposal_std: float = 0.2, proposal_onoff_std: float = 1.0, subgoals: int = 0) -> list[dict]:
+             proposal_std: float = 0.2, proposal_onoff_std: float = 1.0, subgoals: int = 0,
+             ensemble: list[Path] = (), pessimism: float = 0.0) -> list[dict]:
     """Roll the state policy out toward ``goals`` generated goals per task; result rows as evaluation.py's.
     ``cem``: LearnerConfig overrides of the policy's CEM (cem_iterations, cem_samples, cem_elites).
+    ``ensemble``: more runs whose Q-functions are scored with ``run``'s (:class:`QEnsemble`).
     ``proposal``: a gcbc_mle run whose mode (spread by ``proposal_std``) is CEM's first distribution."""
     info = json.loads((run / "config.json").read_text())
     if info.get("policy") == "gcbc_mle":
         policy = MLEPolicy(run)
     else:
-        q, learner, mean, std, relative = load_run(run)
+        if ensemble:
+            q, learner, mean, std, relative = load_ensemble([run, *ensemble], pessimism)
+        else:
+            q, learner, mean, std, relative = load_run(run)
         kwargs = dict(proposal=MLEPolicy(proposal) if proposal else None, proposal_std=proposal_std,
                       proposal_onoff_std=proposal_onoff_std, relative=relative)
         learner = LearnerConfig(**{**asdict(learner), **(cem or {})})
@@ -597,6 +637,9 @@ def main(argv: list[str] | None = None) -> int:
                         "range, e.g. 200000, so that nothing is tuned on them)")
     e.add_argument("--cem", default="", help="the policy's CEM, e.g. cem_iterations=5,cem_samples=256,cem_elites=16")
     e.add_argument("--name", default="eval", help="results file RUN/NAME.json (default eval.json)")
+    e.add_argument("--ensemble", default="", help="more runs, RUN,RUN: CEM maximises the mean logit of all")
+    e.add_argument("--pessimism", type=float, default=0.0,
+                   help="with --ensemble: maximise mean - PESSIMISM x std of the members' logits")
     e.add_argument("--subgoals", type=int, default=0,
                    help="search this many training frames as subgoals at every step (goal chaining at decision time)")
     e.add_argument("--proposal", type=Path, help="a gcbc_mle run: CEM starts around its action, not at 0")
@@ -670,7 +713,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = evaluate(args.run, args.goals, args.max_steps, base_seed=args.base_seed,
                         tasks=tuple(args.tasks.split(",")),
                         cem=_learner_overrides(args.cem), proposal=args.proposal, proposal_std=args.proposal_std,
-                        proposal_onoff_std=args.proposal_onoff_std, subgoals=args.subgoals)
+                        proposal_onoff_std=args.proposal_onoff_std, subgoals=args.subgoals,
+                        ensemble=[Path(r) for r in args.ensemble.split(",") if r], pessimism=args.pessimism)
         (args.run / f"{args.name}.json").write_text(json.dumps(rows, indent=1))
         print(report(rows))
     return 0

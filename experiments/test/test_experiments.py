@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 
 from actionable_models.sim.layouts import get_layout
@@ -186,3 +187,32 @@ def test_state_rung_collects_trains_evaluates_and_tabulates(tmp_path, capsys):
     assert state_rung.main(["pool", f"both={run},{mle}"]) == 0
     pooled = capsys.readouterr().out.splitlines()[-1]
     assert pooled.startswith("| both | run, mle | ") and "/2 = " in pooled  # one reaching goal per run, pooled
+
+
+def test_state_rung_ensemble_averages_member_logits_and_refuses_other_inputs(tmp_path, capsys):
+    import state_rung
+
+    data = tmp_path / "play.npz"
+    assert state_rung.main(["collect", "--episodes", "2", "--steps", "6", "--out", str(data)]) == 0
+    runs = [tmp_path / f"s{seed}" for seed in range(2)]
+    for seed, run in enumerate(runs):
+        assert state_rung.main(["train", "--data", str(data), "--updates", "2", "--batch-size", "8",
+                                "--goal-difference", "--seed", str(seed), "--out", str(run)]) == 0
+    ensemble, learner, mean, std, relative = state_rung.load_ensemble(runs)
+    members = [state_rung.load_run(run)[0] for run in runs]
+    obs, goal = torch.randn(3, len(mean)), torch.randn(3, len(mean))
+    actions = torch.rand(3, 5, learner.action_dim) * 2 - 1
+    with torch.no_grad():
+        logits = torch.stack([m.score(m.embed(obs, goal), actions) for m in members])
+        assert torch.allclose(ensemble.score(ensemble.embed(obs, goal), actions), logits.mean(0), atol=1e-5)
+        ensemble.pessimism = 1.0
+        assert torch.allclose(ensemble.score(ensemble.embed(obs, goal), actions),
+                              logits.mean(0) - logits.std(0), atol=1e-5)
+    assert state_rung.main(["evaluate", "--run", str(runs[0]), "--ensemble", str(runs[1]), "--goals", "1",
+                            "--max-steps", "2", "--tasks", "reaching", "--name", "ens"]) == 0
+    assert len(json.loads((runs[0] / "ens.json").read_text())) == 1
+    rel = tmp_path / "rel"
+    assert state_rung.main(["train", "--data", str(data), "--updates", "2", "--batch-size", "8", "--relative",
+                            "--goal-difference", "--out", str(rel)]) == 0
+    with pytest.raises(SystemExit, match="trained on other data or input"):
+        state_rung.load_ensemble([runs[0], rel])
