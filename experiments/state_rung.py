@@ -138,8 +138,9 @@ def train(data_path: Path, out: Path, learner: LearnerConfig, updates: int, log_
     out.mkdir(parents=True, exist_ok=True)
     started, metrics, history = time.monotonic(), {}, []
     for step in range(1, updates + 1):
-        metrics = objective.update(to_tensors(sampler.sample(learner.batch_size).arrays(data)))
-        if step % log_every == 0 or step == updates:
+        logging = step % log_every == 0 or step == updates
+        metrics = objective.update(to_tensors(sampler.sample(learner.batch_size).arrays(data)), with_metrics=logging)
+        if logging:
             rate = step / (time.monotonic() - started)
             history.append({"step": step, **metrics})
             print(f"[state train] {step}/{updates} {rate:.1f} updates/s "

@@ -1,5 +1,8 @@
 """The learner's pieces on hand-made tiny data: sampler, targets, negatives, CEM, networks, update."""
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -628,3 +631,13 @@ def test_an_update_without_metrics_reads_nothing_back_and_learns_the_same():
         weights.append(objective.q.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     assert returned[-1] == {} and set(returned[0]) >= {"loss/total", "loss/data", "q/mean_data", "loss/negative"}
+
+
+def test_a_config_from_before_a_field_loads_with_the_behaviour_it_was_trained_with():
+    from actionable_models.learning.checkpoint import LEGACY_FIELDS, learner_config_from_json
+
+    old = {k: v for k, v in dataclasses.asdict(LearnerConfig()).items() if k not in LEGACY_FIELDS}
+    config = learner_config_from_json(json.dumps(old))
+    assert not config.binary_gripper_terminate and config.binary_dims == ()  # CEM did not snap on/off commands
+    assert config.chain_bootstrap == "max" and not config.use_proprio
+    assert learner_config_from_json(json.dumps(dataclasses.asdict(LearnerConfig()))) == LearnerConfig()
