@@ -7,6 +7,7 @@ learner; this script is its only user. Three commands share one data format (.np
     python experiments/state_rung.py collect --episodes 200 --steps 40 --out data/state_play.npz
     python experiments/state_rung.py train --data data/state_play.npz --variant full --updates 10000 --out runs/s
     python experiments/state_rung.py evaluate --run runs/s --goals 30 --max-steps 50
+    python experiments/state_rung.py evaluate --run runs/s --ensemble runs/s1,runs/s2 --name ens  # mean logit of 3
     python experiments/state_rung.py diagnose --run runs/s --data data/state_heldout.npz
     python experiments/state_rung.py probe --run runs/s --task container_placing --gcbc runs/gcbc_mle
     python experiments/state_rung.py expert-path --run runs/s --task container_placing
