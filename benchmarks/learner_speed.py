@@ -46,12 +46,14 @@ def _learner(fusion: str, batch: int, precision: str, state_dim: int) -> tuple[L
 
 
 def training_rate(fusion: str, updates: int, batch: int, device: str, precision: str = "fp32",
-                  state_dim: int = 0) -> float:
-    """Training samples per second; ``state_dim`` > 0 trains the state learner on random vectors instead."""
+                  state_dim: int = 0, warmup: int = 1) -> float:
+    """Training samples per second after ``warmup`` updates; ``state_dim`` > 0 trains the state learner on
+    random vectors instead."""
     config, data, network = _learner(fusion, batch, precision, state_dim)
     sampler = GoalSampler(data, config, np.random.default_rng(0))
     objective = ActionableModelsObjective(network, config, device)
-    objective.update(to_tensors(sampler.sample(batch).arrays(data)))  # warm-up
+    for _ in range(warmup):
+        objective.update(to_tensors(sampler.sample(batch).arrays(data)))
     if device == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
@@ -66,7 +68,8 @@ PHASES = ("am/sampling", "am/augmentation", "am/online_encoders", "am/target_enc
           "am/negatives", "am/online_head", "am/backward", "am/optimizer")
 
 
-def profile(fusion: str, batch: int, device: str, precision: str, updates: int = 5, state_dim: int = 0) -> None:
+def profile(fusion: str, batch: int, device: str, precision: str, updates: int = 5, state_dim: int = 0,
+            warmup: int = 1) -> None:
     """Print the share of one update spent in each phase, and the FLOP/s achieved beside a large matmul's;
     ``state_dim`` > 0 profiles the state learner instead (augmentation is then a no-op on vectors)."""
     from torch.profiler import ProfilerActivity, record_function
@@ -82,7 +85,8 @@ def profile(fusion: str, batch: int, device: str, precision: str, updates: int =
             arrays = to_tensors(sampler.sample(batch).arrays(data))
         objective.update(arrays)
 
-    step()
+    for _ in range(warmup):
+        step()
     with FlopCounterMode(display=False) as counter:
         step()
     flops = counter.get_total_flops()
@@ -199,18 +203,24 @@ def main() -> None:
               f"late / early {late / early:5.1f}x   (target >= 5x)")
     for precision in ("fp32", "bf16"):
         profile("late", args.batch, args.device, precision)
-    print("state learner (41-number state vectors, batch 128, 4 negatives, CEM 3x64 targets):")
+    # The target CEM runs on the rows that need it, a count that changes every update: oneDNN builds kernels
+    # for each new matmul shape, so the first updates are slow. Training runs warm; so does the measurement.
+    state_warmup = 10 * args.updates
+    print(f"state learner (41-number state vectors, batch 128, 4 negatives, CEM 3x64 targets, "
+          f"after {state_warmup} warm-up updates):")
     for precision in ("fp32", "bf16"):
-        rate = training_rate("late", args.updates * 3, 128, args.device, precision, state_dim=41) / 128
+        rate = training_rate("late", args.updates * 10, 128, args.device, precision, state_dim=41,
+                             warmup=state_warmup) / 128
         print(f"  {precision}: {rate:8.1f} updates/s")
     if args.device == "cpu" and (os.cpu_count() or 1) > 1 and args.threads == 1:
         # The state learner's matmuls are large enough (a 256-wide head over 128 x 64 CEM samples) for a
         # second intra-op thread to help, unlike the image learner's small convolutions.
         torch.set_num_threads(2)
-        rate = training_rate("late", args.updates * 3, 128, args.device, "bf16", state_dim=41) / 128
+        rate = training_rate("late", args.updates * 10, 128, args.device, "bf16", state_dim=41,
+                             warmup=state_warmup) / 128
         print(f"  bf16, 2 torch threads: {rate:8.1f} updates/s")
         torch.set_num_threads(args.threads)
-    profile("late", 128, args.device, "bf16", updates=15, state_dim=41)
+    profile("late", 128, args.device, "bf16", updates=15, state_dim=41, warmup=state_warmup)
     if args.ranks > 1 and args.device == "cpu":
         print(f"{args.ranks} DDP processes (gloo, one torch thread each, as am train under torchrun), bf16:")
         for per_rank in (args.batch // args.ranks, args.batch):
