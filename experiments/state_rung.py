@@ -651,6 +651,8 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("diagnose", help="the Q diagnostics table on held-out episodes (other seeds)")
     d.add_argument("--run", type=Path, required=True)
     d.add_argument("--data", type=Path, required=True)
+    d.add_argument("--ensemble", default="",
+                   help="more runs, RUN,RUN: diagnose the mean logit of all (writes RUN/diagnostics_ensemble.md)")
     pr = sub.add_parser("probe", help="Q of named actions and max Q at the start of task goals (means)")
     pr.add_argument("--run", type=Path, required=True)
     pr.add_argument("--task", default="container_placing")
@@ -696,7 +698,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "table":
         print(runs_table(args.runs, args.name), end="")
     elif args.command == "diagnose":
-        q, learner, mean, std, relative = load_run(args.run)
+        members = [Path(r) for r in args.ensemble.split(",") if r]
+        q, learner, mean, std, relative = load_ensemble([args.run, *members]) if members else load_run(args.run)
+        stem = "diagnostics_ensemble" if members else "diagnostics"
         with np.load(args.data) as held:
             data = Transitions((features(held["obs"], relative) - mean) / std, held["actions"], held["episode"],
                                held["is_last"])
@@ -708,8 +712,9 @@ def main(argv: list[str] | None = None) -> int:
             table += (f"\nObject-height probe ({probe['frames']} held-out frames with an object lifted): max Q at "
                       f"the goal state {probe['q_at_goal']:.3f}, with the object put back on the table (all else "
                       f"equal) {probe['q_object_put_down']:.3f}\n")
-        (args.run / "diagnostics.md").write_text(table)
-        plot_rows(rows, args.run / "diagnostics.png", title=f"state rung {args.run.name} on {args.data.name}")
+        (args.run / f"{stem}.md").write_text(table)
+        title = f"state rung {args.run.name}{' + ' + ', '.join(m.name for m in members) if members else ''}"
+        plot_rows(rows, args.run / f"{stem}.png", title=f"{title} on {args.data.name}")
         print(table, end="")
     else:
         rows = evaluate(args.run, args.goals, args.max_steps, base_seed=args.base_seed,

@@ -211,6 +211,8 @@ def test_state_rung_ensemble_averages_member_logits_and_refuses_other_inputs(tmp
     assert state_rung.main(["evaluate", "--run", str(runs[0]), "--ensemble", str(runs[1]), "--goals", "1",
                             "--max-steps", "2", "--tasks", "reaching", "--name", "ens"]) == 0
     assert len(json.loads((runs[0] / "ens.json").read_text())) == 1
+    assert state_rung.main(["diagnose", "--run", str(runs[0]), "--ensemble", str(runs[1]), "--data", str(data)]) == 0
+    assert (runs[0] / "diagnostics_ensemble.md").read_text().startswith("| k | n | Q(data) |")
     rel = tmp_path / "rel"
     assert state_rung.main(["train", "--data", str(data), "--updates", "2", "--batch-size", "8", "--relative",
                             "--goal-difference", "--out", str(rel)]) == 0
