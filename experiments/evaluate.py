@@ -24,7 +24,7 @@ from actionable_models.evaluation import rollout, summarize
 from actionable_models.policy import GoalReachingPolicy, PolicyConfig
 from actionable_models.sim.cell import Cell
 from actionable_models.sim.config import CellConfig
-from actionable_models.sim.goals import generate_goal
+from actionable_models.sim.goals import EVALUATION_BASE_SEED, generate_goal
 from actionable_models.sim.tasks import TASKS
 
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--make-goals-only", action="store_true", help="generate (and cache) the goals, no runs")
     parser.add_argument("--tasks", default="instance_grasping,rearrangement,container_placing")
     parser.add_argument("--goals", type=int, default=50, help="goals per task")
-    parser.add_argument("--base-seed", type=int, default=100000)
+    parser.add_argument("--base-seed", type=int, default=EVALUATION_BASE_SEED)
     parser.add_argument("--max-steps", type=int, default=50)
     parser.add_argument("--camera-size", type=int, default=64)
     parser.add_argument("--layout", default="default")

@@ -19,7 +19,7 @@ import numpy as np
 
 from actionable_models.sim.cell import Cell
 from actionable_models.sim.config import CellConfig
-from actionable_models.sim.goals import generate_goal
+from actionable_models.sim.goals import EVALUATION_BASE_SEED, generate_goal
 from actionable_models.sim.scripted import PickPlaceScript
 from actionable_models.sim.tasks import TASKS
 
@@ -79,7 +79,7 @@ def format_table(result: dict[str, dict], control_rate_hz: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--base-seed", type=int, default=100000, help="the evaluation goals' first seed")
+    parser.add_argument("--base-seed", type=int, default=EVALUATION_BASE_SEED, help="the evaluation goals' first seed")
     parser.add_argument("--json", type=Path, default=None, help="also write the table as JSON here")
     args = parser.parse_args(argv)
     if args.seeds < 1:

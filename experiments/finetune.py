@@ -33,7 +33,7 @@ from actionable_models.learning.objective import ActionableModelsObjective, to_t
 from actionable_models.policy import GoalReachingPolicy, PolicyConfig
 from actionable_models.sim.cell import Cell
 from actionable_models.sim.config import CellConfig
-from actionable_models.sim.goals import Goal, generate_goal
+from actionable_models.sim.goals import EVALUATION_BASE_SEED, Goal, generate_goal
 from actionable_models.sim.tasks import GoalSpec
 
 TASK_GOAL_SEED = 1000  # a training scene: the task image shows the object held up there
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--goals", type=int, default=50, help="held-out evaluation scenes")
-    parser.add_argument("--base-seed", type=int, default=100000)
+    parser.add_argument("--base-seed", type=int, default=EVALUATION_BASE_SEED)
     parser.add_argument("--camera-size", type=int, default=64)
     parser.add_argument("--max-steps", type=int, default=50)
     parser.add_argument("--out", type=Path, required=True, help="run directory")

@@ -40,7 +40,7 @@ from actionable_models.learning.objective import ActionableModelsObjective, to_t
 from actionable_models.learning.sampler import GoalSampler, Transitions
 from actionable_models.sim.cell import Cell
 from actionable_models.sim.config import CellConfig
-from actionable_models.sim.goals import generate_goal
+from actionable_models.sim.goals import EVALUATION_BASE_SEED, VALIDATION_BASE_SEED, generate_goal
 from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, weights_of
 from actionable_models.sim.scripted import PickPlaceScript
 from actionable_models.sim.state import SceneState
@@ -346,7 +346,7 @@ class MLEPolicy(_StateGoalPolicy):
         return self.spec.to_command(self.mode(state)[0].numpy(), state.ee_pos, state.ee_yaw)
 
 
-def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = 100000,
+def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = EVALUATION_BASE_SEED,
              tasks: tuple[str, ...] = TASKS, cem: dict | None = None, proposal: Path | None = None,
              proposal_std: float = 0.2, proposal_onoff_std: float = 1.0, subgoals: int = 0,
              ensemble: list[Path] = (), pessimism: float = 0.0) -> list[dict]:
@@ -442,7 +442,7 @@ NO_MOTION_OPEN = torch.tensor([0.0, 0.0, 0.0, 0.0, -1.0, -1.0])
 """The normalised action that stands still with the gripper open (and does not terminate)."""
 
 
-def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = 100000,
+def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = EVALUATION_BASE_SEED,
                      gcbc: Path | None = None) -> dict:
     """Q at the start of ``goals`` task goals: of a few named actions (no motion, straight toward the goal
     object, straight toward where the goal has the gripper, the CEM argmax, and a GCBC run's action), and
@@ -494,7 +494,7 @@ def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = 100
 EXPERT_FINISH = {"instance_grasping": "lift", "container_placing": "container"}
 
 
-def expert_path_probe(run: Path, task: str, goals: int = 10, base_seed: int = 100000) -> dict[int, tuple]:
+def expert_path_probe(run: Path, task: str, goals: int = 10, base_seed: int = EVALUATION_BASE_SEED) -> dict[int, tuple]:
     """Q along the privileged expert's own path to ``goals`` task goals: at every step, Q of the expert's
     action, Q of no motion with the gripper open, and max Q by CEM, averaged by the steps k the expert
     still needed (k = 1: its last command). A Q-function that has learned the task falls like
@@ -634,9 +634,9 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--goals", type=int, default=30)
     e.add_argument("--max-steps", type=int, default=50)
     e.add_argument("--tasks", default=",".join(TASKS))
-    e.add_argument("--base-seed", type=int, default=100000,
-                   help="goals from seeds BASE.. (100000: the evaluation goals; choose variants on another "
-                        "range, e.g. 200000, so that nothing is tuned on them)")
+    e.add_argument("--base-seed", type=int, default=EVALUATION_BASE_SEED,
+                   help=f"goals from seeds BASE.. ({EVALUATION_BASE_SEED}: the evaluation goals; choose variants "
+                        f"on another range, e.g. {VALIDATION_BASE_SEED}, so that nothing is tuned on them)")
     e.add_argument("--cem", default="", help="the policy's CEM, e.g. cem_iterations=5,cem_samples=256,cem_elites=16")
     e.add_argument("--name", default="eval", help="results file RUN/NAME.json (default eval.json)")
     e.add_argument("--ensemble", default="", help="more runs, RUN,RUN: CEM maximises the mean logit of all")

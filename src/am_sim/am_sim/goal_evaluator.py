@@ -31,7 +31,7 @@ from actionable_models.evaluation import format_table, labelled_frame, result_ro
 from actionable_models.imaging import image_to_rgb, rgb_to_image_fields
 from actionable_models.sim.cell import Cell
 from actionable_models.sim.config import CellConfig
-from actionable_models.sim.goals import generate_goal
+from actionable_models.sim.goals import EVALUATION_BASE_SEED, generate_goal
 from actionable_models.sim.state import SceneState
 from actionable_models.sim.tasks import PAPER_TASKS, check_task
 from am_common.messages import LATCHED
@@ -44,7 +44,7 @@ class GoalEvaluatorNode(Node):
     def __init__(self, node_name: str = "goal_evaluator", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         p = declare_parameters(self, {
-            "tasks": list(PAPER_TASKS), "goals_per_task": 3, "base_seed": 100000, "layout": "default", "max_steps": 50,
+            "tasks": list(PAPER_TASKS), "goals_per_task": 3, "base_seed": EVALUATION_BASE_SEED, "layout": "default", "max_steps": 50,
             "idle_timeout_s": 3.0, "image_width": 128, "image_height": 128, "output_dir": "out/eval",
             "gif_rollouts_per_task": 1, "sim_node": "sim_cell"})
         refuse_unknown_parameters(self)

@@ -21,6 +21,10 @@ from actionable_models.sim.tasks import TASKS, GoalSpec, check_task
 MIN_MOVE = 0.10  # m a rearranged object (or the gripper, for reaching) travels at least
 REACH_GOAL_Z = (0.07, 0.30)  # m: heights of reaching targets, over the objects (<= 45 mm) and container (55 mm)
 REACH_GOAL_STEPS = 30  # control steps the arm gets to settle at a reaching target
+# The evaluation goals' seeds start here; play data uses seeds below it. Choose variants on another range
+# (VALIDATION_BASE_SEED) so that nothing is tuned on the evaluation goals.
+EVALUATION_BASE_SEED = 100000
+VALIDATION_BASE_SEED = 200000
 
 
 @dataclass
