@@ -234,6 +234,12 @@ def load_ensemble(runs: list[Path], pessimism: float = 0.0
     return QEnsemble([item[0] for item in loaded], pessimism).eval(), learner, mean, std, relative
 
 
+def load_q(run: Path, ensemble: list[Path] = (), pessimism: float = 0.0
+           ) -> tuple[VectorLateFusionQ | QEnsemble, LearnerConfig, np.ndarray, np.ndarray, bool]:
+    """:func:`load_run` of ``run`` alone, or with more runs as one :class:`QEnsemble` (:func:`load_ensemble`)."""
+    return load_ensemble([run, *ensemble], pessimism) if ensemble else load_run(run)
+
+
 def max_q(q: VectorLateFusionQ, learner: LearnerConfig, embedding: torch.Tensor, generator: torch.Generator,
           search: tuple[int, int, int] | None = None, **start) -> tuple[torch.Tensor, torch.Tensor]:
     """CEM argmax_a Q per row of ``embedding`` (B, A) and its value as a probability (B,). ``search``:
@@ -358,10 +364,7 @@ def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = EVALUATION_
     if info.get("policy") == "gcbc_mle":
         policy = MLEPolicy(run)
     else:
-        if ensemble:
-            q, learner, mean, std, relative = load_ensemble([run, *ensemble], pessimism)
-        else:
-            q, learner, mean, std, relative = load_run(run)
+        q, learner, mean, std, relative = load_q(run, ensemble, pessimism)
         kwargs = dict(proposal=MLEPolicy(proposal) if proposal else None, proposal_std=proposal_std,
                       proposal_onoff_std=proposal_onoff_std, relative=relative)
         learner = LearnerConfig(**{**asdict(learner), **(cem or {})})
@@ -594,6 +597,11 @@ def pooled_table(groups: dict[str, list[Path]], name: str = "eval") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _run_list(text: str) -> list[Path]:
+    """``"RUN,RUN"`` -> run folders (empty items ignored)."""
+    return [Path(r) for r in text.split(",") if r]
+
+
 def _learner_overrides(text: str) -> dict:
     """``"gamma=0.95,num_negatives=8"`` -> typed overrides of LearnerConfig fields."""
     defaults = asdict(LearnerConfig())
@@ -688,7 +696,7 @@ def main(argv: list[str] | None = None) -> int:
         groups = {}
         for item in args.groups:
             label, _, runs = item.partition("=")
-            groups[label] = [Path(r) for r in runs.split(",") if r]
+            groups[label] = _run_list(runs)
         print(pooled_table(groups, args.name), end="")
     elif args.command == "probe":
         for name, value in task_start_probe(args.run, args.task, args.goals, gcbc=args.gcbc).items():
@@ -698,8 +706,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "table":
         print(runs_table(args.runs, args.name), end="")
     elif args.command == "diagnose":
-        members = [Path(r) for r in args.ensemble.split(",") if r]
-        q, learner, mean, std, relative = load_ensemble([args.run, *members]) if members else load_run(args.run)
+        members = _run_list(args.ensemble)
+        q, learner, mean, std, relative = load_q(args.run, members)
         stem = "diagnostics_ensemble" if members else "diagnostics"
         with np.load(args.data) as held:
             data = Transitions((features(held["obs"], relative) - mean) / std, held["actions"], held["episode"],
@@ -721,7 +729,7 @@ def main(argv: list[str] | None = None) -> int:
                         tasks=tuple(args.tasks.split(",")),
                         cem=_learner_overrides(args.cem), proposal=args.proposal, proposal_std=args.proposal_std,
                         proposal_onoff_std=args.proposal_onoff_std, subgoals=args.subgoals,
-                        ensemble=[Path(r) for r in args.ensemble.split(",") if r], pessimism=args.pessimism)
+                        ensemble=_run_list(args.ensemble), pessimism=args.pessimism)
         (args.run / f"{args.name}.json").write_text(json.dumps(rows, indent=1))
         print(report(rows))
     return 0
