@@ -446,12 +446,13 @@ NO_MOTION_OPEN = torch.tensor([0.0, 0.0, 0.0, 0.0, -1.0, -1.0])
 
 
 def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = EVALUATION_BASE_SEED,
-                     gcbc: Path | None = None) -> dict:
+                     gcbc: Path | None = None, ensemble: list[Path] = ()) -> dict:
     """Q at the start of ``goals`` task goals: of a few named actions (no motion, straight toward the goal
     object, straight toward where the goal has the gripper, the CEM argmax, and a GCBC run's action), and
-    max_a Q from the start state, from the start with the goal object already where the goal has it, and
-    from the goal itself. Means over the goals (probabilities)."""
-    q, learner, mean, std, relative = load_run(run)
+    max_a Q from the start state, from the start with the goal object already where the goal has it, from
+    the start with the gripper (empty) where the goal has it, and from the goal itself. Means over the
+    goals (probabilities). ``ensemble``: more runs scored with ``run`` (:class:`QEnsemble`)."""
+    q, learner, mean, std, relative = load_q(run, ensemble)
     vec = lambda x: standardized(x, mean, std, relative).unsqueeze(0)
     prior = MLEPolicy(gcbc) if gcbc else None
     cell = Cell(CellConfig(image_width=32, image_height=32))
@@ -465,6 +466,8 @@ def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = EVA
             i = sorted(start.objects).index(goal.spec.object)
             moved = s_vec.copy()
             moved[5 + 7 * i: 12 + 7 * i] = g_vec[5 + 7 * i: 12 + 7 * i]
+            empty_at_goal = s_vec.copy()  # the gripper where the goal has it, the objects where they start
+            empty_at_goal[:4] = g_vec[:4]
 
             def toward(xyz: np.ndarray) -> torch.Tensor:  # full speed (or less, to arrive) toward xyz, open
                 d = np.asarray(xyz) - start.ee_pos
@@ -487,6 +490,7 @@ def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = EVA
                 row = {name: torch.sigmoid(q.score(embedding, a.unsqueeze(1))).item() for name, a in actions.items()}
                 row.update({"max Q from the start": v_start,
                             "max Q, object already at goal": best(q.embed(vec(moved), vec(g_vec)))[1],
+                            "max Q, empty gripper at goal's": best(q.embed(vec(empty_at_goal), vec(g_vec)))[1],
                             "max Q from the goal": best(q.embed(vec(g_vec), vec(g_vec)))[1]})
             rows.append(row)
     finally:
@@ -497,16 +501,17 @@ def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = EVA
 EXPERT_FINISH = {"instance_grasping": "lift", "container_placing": "container"}
 
 
-def expert_path_probe(run: Path, task: str, goals: int = 10, base_seed: int = EVALUATION_BASE_SEED) -> dict[int, tuple]:
+def expert_path_probe(run: Path, task: str, goals: int = 10, base_seed: int = EVALUATION_BASE_SEED,
+                      ensemble: list[Path] = ()) -> dict[int, tuple]:
     """Q along the privileged expert's own path to ``goals`` task goals: at every step, Q of the expert's
     action, Q of no motion with the gripper open, and max Q by CEM, averaged by the steps k the expert
     still needed (k = 1: its last command). A Q-function that has learned the task falls like
     gamma^(k-1) along the path and rates the expert's action at about its max; where it drops faster, or
     rates standing still above the expert, is where value stopped propagating. {k: (Q expert, Q still,
-    max Q, gamma^(k-1), count)}."""
+    max Q, gamma^(k-1), count)}. ``ensemble``: more runs scored with ``run`` (:class:`QEnsemble`)."""
     if task not in EXPERT_FINISH:
         raise ValueError(f"expert-path: task must be one of {', '.join(EXPERT_FINISH)}, got {task!r}")
-    q, learner, mean, std, relative = load_run(run)
+    q, learner, mean, std, relative = load_q(run, ensemble)
     vec = lambda x: standardized(x, mean, std, relative)
     cell, spec = Cell(CellConfig(image_width=32, image_height=32)), ActionSpec()
     by_k: dict[int, list] = {}
@@ -666,6 +671,7 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--task", default="container_placing")
     pr.add_argument("--goals", type=int, default=10)
     pr.add_argument("--gcbc", type=Path, help="a gcbc_mle run whose action is scored too")
+    pr.add_argument("--ensemble", default="", help="more runs, RUN,RUN: probe the mean logit of all")
     r = sub.add_parser("table", help="a Markdown table of evaluated runs")
     r.add_argument("runs", type=Path, nargs="+")
     r.add_argument("--name", default="eval", help="the results file of each run, RUN/NAME.json (default eval)")
@@ -673,6 +679,7 @@ def main(argv: list[str] | None = None) -> int:
     ep.add_argument("--run", type=Path, required=True)
     ep.add_argument("--task", default="container_placing", choices=tuple(EXPERT_FINISH))
     ep.add_argument("--goals", type=int, default=10)
+    ep.add_argument("--ensemble", default="", help="more runs, RUN,RUN: the mean logit of all")
     pl = sub.add_parser("pool", help="success pooled over the seeds of each variant: LABEL=RUN,RUN,...")
     pl.add_argument("groups", nargs="+")
     pl.add_argument("--name", default="eval", help="the results file of each run, RUN/NAME.json (default eval)")
@@ -699,10 +706,12 @@ def main(argv: list[str] | None = None) -> int:
             groups[label] = _run_list(runs)
         print(pooled_table(groups, args.name), end="")
     elif args.command == "probe":
-        for name, value in task_start_probe(args.run, args.task, args.goals, gcbc=args.gcbc).items():
+        for name, value in task_start_probe(args.run, args.task, args.goals, gcbc=args.gcbc,
+                                            ensemble=_run_list(args.ensemble)).items():
             print(f"{name:32s} {value:.3f}")
     elif args.command == "expert-path":
-        print(format_expert_path(expert_path_probe(args.run, args.task, args.goals)), end="")
+        print(format_expert_path(expert_path_probe(args.run, args.task, args.goals,
+                                                       ensemble=_run_list(args.ensemble))), end="")
     elif args.command == "table":
         print(runs_table(args.runs, args.name), end="")
     elif args.command == "diagnose":

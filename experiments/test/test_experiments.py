@@ -213,6 +213,13 @@ def test_state_rung_ensemble_averages_member_logits_and_refuses_other_inputs(tmp
     assert len(json.loads((runs[0] / "ens.json").read_text())) == 1
     assert state_rung.main(["diagnose", "--run", str(runs[0]), "--ensemble", str(runs[1]), "--data", str(data)]) == 0
     assert (runs[0] / "diagnostics_ensemble.md").read_text().startswith("| k | n | Q(data) |")
+    capsys.readouterr()
+    assert state_rung.main(["probe", "--run", str(runs[0]), "--ensemble", str(runs[1]), "--task", "container_placing",
+                            "--goals", "1"]) == 0
+    assert "max Q, empty gripper at goal's" in capsys.readouterr().out
+    assert state_rung.main(["expert-path", "--run", str(runs[0]), "--ensemble", str(runs[1]),
+                            "--task", "instance_grasping", "--goals", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].startswith("| 1 | ")
     rel = tmp_path / "rel"
     assert state_rung.main(["train", "--data", str(data), "--updates", "2", "--batch-size", "8", "--relative",
                             "--goal-difference", "--out", str(rel)]) == 0
