@@ -11,6 +11,7 @@ learner; this script is its only user. Three commands share one data format (.np
     python experiments/state_rung.py diagnose --run runs/s --data data/state_heldout.npz
     python experiments/state_rung.py probe --run runs/s --task container_placing --gcbc runs/gcbc_mle
     python experiments/state_rung.py expert-path --run runs/s --task container_placing
+    python experiments/state_rung.py handover --run runs/s --task container_placing  # expert first, then the policy
 
 The state vector: the pinch point's position, yaw and closure, then per object (sorted names) its
 position and orientation quaternion (w >= 0); standardised with the training data's mean and std.
@@ -44,7 +45,7 @@ from actionable_models.sim.goals import EVALUATION_BASE_SEED, VALIDATION_BASE_SE
 from actionable_models.sim.play import PRIMITIVES, PlayConfig, PlayScript, weights_of
 from actionable_models.sim.scripted import PickPlaceScript
 from actionable_models.sim.state import SceneState
-from actionable_models.sim.tasks import TASKS
+from actionable_models.sim.tasks import TASKS, is_grasped_and_lifted
 
 # The variants of docs/results.md, as LearnerConfig overrides.
 VARIANTS = {
@@ -352,30 +353,58 @@ class MLEPolicy(_StateGoalPolicy):
         return self.spec.to_command(self.mode(state)[0].numpy(), state.ee_pos, state.ee_yaw)
 
 
-def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = EVALUATION_BASE_SEED,
-             tasks: tuple[str, ...] = TASKS, cem: dict | None = None, proposal: Path | None = None,
-             proposal_std: float = 0.2, proposal_onoff_std: float = 1.0, subgoals: int = 0,
-             ensemble: list[Path] = (), pessimism: float = 0.0) -> list[dict]:
-    """Roll the state policy out toward ``goals`` generated goals per task; result rows as evaluation.py's.
-    ``cem``: LearnerConfig overrides of the policy's CEM (cem_iterations, cem_samples, cem_elites).
-    ``ensemble``: more runs whose Q-functions are scored with ``run``'s (:class:`QEnsemble`).
-    ``proposal``: a gcbc_mle run whose mode (spread by ``proposal_std``) is CEM's first distribution."""
+EXPERT_FINISH = {"instance_grasping": "lift", "container_placing": "container", "rearrangement": "place"}
+
+
+def expert_script(goal) -> PickPlaceScript:
+    """The privileged expert of a paper-task goal: the script that made its goal state."""
+    return PickPlaceScript(goal.spec.object, EXPERT_FINISH[goal.spec.task], goal.spec.target_xy)
+
+
+def build_policy(run: Path, cem: dict | None = None, proposal: Path | None = None, proposal_std: float = 0.2,
+                 proposal_onoff_std: float = 1.0, subgoals: int = 0, ensemble: list[Path] = (),
+                 pessimism: float = 0.0) -> _StateGoalPolicy:
+    """The policy of a run folder: the GCBC baseline's (a gcbc_mle run), or CEM over its Q-function (with
+    ``ensemble``: over the mean logit of it and more runs, :class:`QEnsemble`). ``cem``: LearnerConfig
+    overrides of the policy's CEM (cem_iterations, cem_samples, cem_elites). ``proposal``: a gcbc_mle run
+    whose mode (spread by ``proposal_std``) is CEM's first distribution. ``subgoals``: search this many
+    training frames as subgoals (:class:`SubgoalStatePolicy`)."""
     info = json.loads((run / "config.json").read_text())
     if info.get("policy") == "gcbc_mle":
-        policy = MLEPolicy(run)
-    else:
-        q, learner, mean, std, relative = load_q(run, ensemble, pessimism)
-        kwargs = dict(proposal=MLEPolicy(proposal) if proposal else None, proposal_std=proposal_std,
-                      proposal_onoff_std=proposal_onoff_std, relative=relative)
-        learner = LearnerConfig(**{**asdict(learner), **(cem or {})})
-        if subgoals:
-            with np.load(info["data"]) as data:
-                frames = features(data["obs"], relative)
-            pick = np.random.default_rng(0).choice(len(frames), size=subgoals, replace=False)
-            candidates = ((frames[pick] - mean) / std).astype(np.float32)
-            policy = SubgoalStatePolicy(q, learner, mean, std, candidates=candidates, **kwargs)
-        else:
-            policy = StatePolicy(q, learner, mean, std, **kwargs)
+        return MLEPolicy(run)
+    q, learner, mean, std, relative = load_q(run, ensemble, pessimism)
+    kwargs = dict(proposal=MLEPolicy(proposal) if proposal else None, proposal_std=proposal_std,
+                  proposal_onoff_std=proposal_onoff_std, relative=relative)
+    learner = LearnerConfig(**{**asdict(learner), **(cem or {})})
+    if not subgoals:
+        return StatePolicy(q, learner, mean, std, **kwargs)
+    with np.load(info["data"]) as data:
+        frames = features(data["obs"], relative)
+    pick = np.random.default_rng(0).choice(len(frames), size=subgoals, replace=False)
+    candidates = ((frames[pick] - mean) / std).astype(np.float32)
+    return SubgoalStatePolicy(q, learner, mean, std, candidates=candidates, **kwargs)
+
+
+def rollout(cell: Cell, policy: _StateGoalPolicy, max_steps: int, steps: int = 0) -> tuple[int, bool]:
+    """Drive ``cell`` with ``policy`` (its goal set) until it terminates or ``max_steps`` control steps have
+    passed, counting from ``steps`` already taken; (steps taken in all, whether the policy stopped)."""
+    while steps < max_steps:
+        state = cell.scene_state()
+        pos, yaw, gripper, terminate = policy.decide(state)
+        if terminate:
+            return steps, True
+        lo, hi = cell.config.workspace_min, cell.config.workspace_max
+        cell.set_command(np.clip(pos, lo, hi), float(np.clip(yaw, *cell.config.yaw_limits)), gripper)
+        cell.step()
+        steps += 1
+    return steps, False
+
+
+def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = EVALUATION_BASE_SEED,
+             tasks: tuple[str, ...] = TASKS, **policy_options) -> list[dict]:
+    """Roll the state policy out toward ``goals`` generated goals per task; result rows as evaluation.py's.
+    ``policy_options``: :func:`build_policy`'s (cem, proposal, subgoals, ensemble, pessimism, ...)."""
+    policy = build_policy(run, **policy_options)
     cell = Cell(CellConfig(image_width=32, image_height=32))
     rows = []
     try:
@@ -385,21 +414,67 @@ def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = EVALUATION_
                 cell.reset(seed, goal.spec.layout)
                 start = cell.scene_state()
                 policy.set_goal(goal.state)
-                steps, stopped = 0, False
-                while steps < max_steps:
-                    state = cell.scene_state()
-                    pos, yaw, gripper, terminate = policy.decide(state)
-                    if terminate:
-                        stopped = True
-                        break
-                    lo, hi = cell.config.workspace_min, cell.config.workspace_max
-                    cell.set_command(np.clip(pos, lo, hi), float(np.clip(yaw, *cell.config.yaw_limits)), gripper)
-                    cell.step()
-                    steps += 1
+                steps, stopped = rollout(cell, policy, max_steps)
                 rows.append(result_row(goal, start, cell.scene_state(), steps, stopped))
     finally:
         cell.close()
     return rows
+
+
+HANDOVER_PHASES = ("start", "descend", "close", "lift", "carry", "lower")
+"""Where the expert hands over: at the start (the policy alone), or when its script enters that phase."""
+
+
+def handover(run: Path, task: str, goals: int, phases: tuple[str, ...] = HANDOVER_PHASES, max_steps: int = 50,
+             base_seed: int = EVALUATION_BASE_SEED, **policy_options) -> list[dict]:
+    """Which segment of a task fails in closed loop? For each of ``phases``, the privileged expert (the
+    script that made the goal) drives each of ``goals`` goals until its script enters that phase, then
+    the policy takes over for the rest of the ``max_steps`` budget. A policy that succeeds once handed
+    the object's hover point but not from the start fails in the approach. Result rows as
+    :func:`evaluate`'s, with the phase, the expert's steps and whether the object was grasped and lifted
+    while the policy drove."""
+    unknown = sorted(set(phases) - set(HANDOVER_PHASES))
+    if task not in EXPERT_FINISH or unknown:
+        raise SystemExit(f"handover: task must be one of {', '.join(EXPERT_FINISH)} (got {task!r}) and phases "
+                         f"some of {', '.join(HANDOVER_PHASES)}" + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+    policy = build_policy(run, **policy_options)
+    cell = Cell(CellConfig(image_width=32, image_height=32))
+    rows = []
+    try:
+        for phase in phases:
+            for seed in range(base_seed, base_seed + goals):
+                goal = generate_goal(cell, task, seed)
+                cell.reset(seed, goal.spec.layout)
+                start = cell.scene_state()
+                script, expert_steps = expert_script(goal), 0
+                while phase != "start" and script.phase not in (phase, "done"):
+                    command = script.act(cell.scene_state())
+                    cell.set_command(command.pos, command.yaw, command.gripper)
+                    cell.step()
+                    expert_steps += 1
+                policy.set_goal(goal.state)
+                lifted = False
+                steps, stopped = expert_steps, False
+                while steps < max_steps and not stopped:  # one step at a time, to watch for a grasp
+                    steps, stopped = rollout(cell, policy, steps + 1, steps)
+                    lifted |= is_grasped_and_lifted(cell.scene_state(), goal.spec.object)
+                row = result_row(goal, start, cell.scene_state(), steps, stopped)
+                rows.append({**row, "handover": phase, "expert_steps": expert_steps, "policy_lifted": lifted})
+    finally:
+        cell.close()
+    return rows
+
+
+def format_handover(rows: list[dict]) -> str:
+    """Markdown: per handover phase, success, grasps by the policy and the expert's mean steps."""
+    lines = ["| expert hands over at | success | object grasped and lifted by the policy | expert's steps (mean) |",
+             "|---|---|---|---|"]
+    for phase in dict.fromkeys(r["handover"] for r in rows):
+        own = [r for r in rows if r["handover"] == phase]
+        lines.append(f"| {phase} | {sum(r['success'] for r in own)}/{len(own)} | "
+                     f"{sum(r['policy_lifted'] for r in own)}/{len(own)} | "
+                     f"{np.mean([r['expert_steps'] for r in own]):.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 def report(rows: list[dict]) -> str:
@@ -498,9 +573,6 @@ def task_start_probe(run: Path, task: str, goals: int = 10, base_seed: int = EVA
     return {name: float(np.mean([r[name] for r in rows])) for name in rows[0]}
 
 
-EXPERT_FINISH = {"instance_grasping": "lift", "container_placing": "container"}
-
-
 def expert_path_probe(run: Path, task: str, goals: int = 10, base_seed: int = EVALUATION_BASE_SEED,
                       ensemble: list[Path] = ()) -> dict[int, tuple]:
     """Q along the privileged expert's own path to ``goals`` task goals: at every step, Q of the expert's
@@ -519,7 +591,7 @@ def expert_path_probe(run: Path, task: str, goals: int = 10, base_seed: int = EV
         for seed in range(base_seed, base_seed + goals):
             goal = generate_goal(cell, task, seed)
             cell.reset(seed, goal.spec.layout)
-            script = PickPlaceScript(goal.spec.object, EXPERT_FINISH[task])
+            script = expert_script(goal)
             path = [(state_vector(s), a) for s, a, last in play_steps(cell, script, spec) if not last]
             s = vec(np.stack([p[0] for p in path]))
             actions = torch.as_tensor(np.stack([p[1] for p in path])).float()
@@ -680,6 +752,15 @@ def main(argv: list[str] | None = None) -> int:
     ep.add_argument("--task", default="container_placing", choices=tuple(EXPERT_FINISH))
     ep.add_argument("--goals", type=int, default=10)
     ep.add_argument("--ensemble", default="", help="more runs, RUN,RUN: the mean logit of all")
+    ho = sub.add_parser("handover", help="the expert drives each goal to a phase, then the policy: where closed loop fails")
+    ho.add_argument("--run", type=Path, required=True)
+    ho.add_argument("--ensemble", default="", help="more runs, RUN,RUN: CEM maximises the mean logit of all")
+    ho.add_argument("--task", default="container_placing", choices=tuple(EXPERT_FINISH))
+    ho.add_argument("--goals", type=int, default=20)
+    ho.add_argument("--max-steps", type=int, default=50)
+    ho.add_argument("--phases", default=",".join(HANDOVER_PHASES))
+    ho.add_argument("--base-seed", type=int, default=EVALUATION_BASE_SEED)
+    ho.add_argument("--name", default="handover", help="results file RUN/NAME.json (default handover.json)")
     pl = sub.add_parser("pool", help="success pooled over the seeds of each variant: LABEL=RUN,RUN,...")
     pl.add_argument("groups", nargs="+")
     pl.add_argument("--name", default="eval", help="the results file of each run, RUN/NAME.json (default eval)")
@@ -712,6 +793,11 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "expert-path":
         print(format_expert_path(expert_path_probe(args.run, args.task, args.goals,
                                                        ensemble=_run_list(args.ensemble))), end="")
+    elif args.command == "handover":
+        rows = handover(args.run, args.task, args.goals, tuple(args.phases.split(",")), args.max_steps,
+                        args.base_seed, ensemble=_run_list(args.ensemble))
+        (args.run / f"{args.name}.json").write_text(json.dumps(rows, indent=1))
+        print(format_handover(rows), end="")
     elif args.command == "table":
         print(runs_table(args.runs, args.name), end="")
     elif args.command == "diagnose":

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
+import torch
 
 from actionable_models.sim.layouts import get_layout
 
@@ -220,6 +220,15 @@ def test_state_rung_ensemble_averages_member_logits_and_refuses_other_inputs(tmp
     assert state_rung.main(["expert-path", "--run", str(runs[0]), "--ensemble", str(runs[1]),
                             "--task", "instance_grasping", "--goals", "1"]) == 0
     assert capsys.readouterr().out.splitlines()[2].startswith("| 1 | ")
+    # the expert drives to a phase, then the ensemble: a row per phase; at 'start' the expert takes no step
+    assert state_rung.main(["handover", "--run", str(runs[0]), "--ensemble", str(runs[1]), "--task", "rearrangement",
+                            "--goals", "1", "--max-steps", "6", "--phases", "start,descend"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[2].startswith("| start | ") and table[2].endswith("| 0.0 |") and table[3].startswith("| descend | ")
+    rows = json.loads((runs[0] / "handover.json").read_text())
+    assert [r["handover"] for r in rows] == ["start", "descend"] and rows[1]["expert_steps"] > 0
+    with pytest.raises(SystemExit, match="phases"):
+        state_rung.handover(runs[0], "rearrangement", 1, ("hover",))
     rel = tmp_path / "rel"
     assert state_rung.main(["train", "--data", str(data), "--updates", "2", "--batch-size", "8", "--relative",
                             "--goal-difference", "--out", str(rel)]) == 0

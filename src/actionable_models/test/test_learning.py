@@ -512,6 +512,40 @@ def test_uniform_relabeled_goals_reach_the_episode_end():
     assert (k_far >= 20).mean() > 0.05 > (k_near >= 20).mean()
 
 
+def test_n_step_rows_bootstrap_n_frames_on_or_take_the_datas_exact_value():
+    data = tiny_transitions(episodes=4, length=30)
+    config = LearnerConfig(**SMALL, n_step=4, relabel_uniform_fraction=0.5, chain_fraction=0.25)
+    batch = GoalSampler(data, config, np.random.default_rng(0)).sample(400)
+    arrays = batch.arrays(data)
+    k, steps = batch.goal_index - batch.index, arrays["bootstrap_steps"]
+    far = ~batch.chained & (k > 4)
+    assert far.any() and (~far).any()
+    assert np.all(steps[far] == 4) and np.all(steps[~far] == 1)  # chained and near rows: one step on
+    assert np.array_equal(arrays["next_obs"], data.observations[batch.index + steps])
+    assert np.all(data.episode[batch.index + steps] == data.episode[batch.index])  # inside the episode
+    one = GoalSampler(data, LearnerConfig(**SMALL), np.random.default_rng(0)).sample(50).arrays(data)
+    assert np.all(one["bootstrap_steps"] == 1)
+
+    objective, _ = _objective(gamma=0.9, n_step=4)
+    seen = {}
+
+    def fake(next_obs, goal, next_action=None, logged_only=None, needed=None):
+        seen["needed"] = needed
+        return torch.full((4,), 0.5)
+
+    objective.max_next_q = fake
+    images = torch.zeros(4, 3, 16, 16, dtype=torch.uint8)
+    targets = objective.data_targets({
+        "next_obs": images, "goal": images, "reached": torch.tensor([True, False, False, False]),
+        "chained": torch.tensor([False, False, False, True]), "steps_to_goal": torch.tensor([1, 3, 9, 2]),
+        "bootstrap_steps": torch.tensor([1, 1, 4, 1])})
+    # k = 1: reward 1; k = 3 <= n: the data's own gamma^2; k = 9: gamma^4 max Q 4 frames on; chained: gamma max Q
+    assert targets.tolist() == pytest.approx([1.0, 0.81, 0.9 ** 4 * 0.5, 0.45])
+    assert seen["needed"].tolist() == [False, False, True, True]  # no CEM max where the target is exact
+    with pytest.raises(ConfigError, match="n_step"):
+        LearnerConfig(n_step=0)
+
+
 def test_cem_like_negative_candidates_crowd_where_cem_searches():
     uniform, _ = _objective(negative_candidates=64)
     like_cem, _ = _objective(negative_candidates=64, negative_cem_fraction=1.0)

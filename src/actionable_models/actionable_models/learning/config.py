@@ -39,6 +39,11 @@ class LearnerConfig:
     mc_lower_bound: bool = False
     """Monte Carlo lower bound on relabeled targets: the data reached the goal k steps after s, so the
     discounted value of its action is at least gamma^(k-1); the bootstrapped target is raised to that."""
+    n_step: int = 1
+    """Relabeled rows bootstrap this many steps along the logged path: the target is gamma^(k-1) where the
+    data reached the goal k <= n_step steps on, else gamma^n_step * max_a' Q_target(s_{t+n_step}, a', g).
+    1 is the paper's one-step target. Fewer maxima per path: a far goal's value rests on the value n steps
+    nearer instead of on one step's max (docs/learning.md). Chained rows stay one-step."""
     use_negatives: bool = True
     """Artificial negatives: unseen actions pushed toward Q = 0 (the conservative term)."""
     num_negatives: int = 4
@@ -184,7 +189,7 @@ class LearnerConfig:
             raise ConfigError(f"chain_fraction must be in [0, 1), got {self.chain_fraction!r}")
         if not 0.0 <= self.past_goal_fraction <= 1.0 - self.chain_fraction:
             raise ConfigError(f"past_goal_fraction must be in [0, 1 - chain_fraction], got {self.past_goal_fraction!r}")
-        for name in ("num_negatives", "negative_candidates", "cem_iterations", "cem_samples", "cem_elites",
+        for name in ("n_step", "num_negatives", "negative_candidates", "cem_iterations", "cem_samples", "cem_elites",
                      "batch_size", "embed_dim", "action_dim", "motion_dims"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")

@@ -58,18 +58,22 @@ class SampledBatch:
     goal_index: np.ndarray  # (B,) the frame that is the goal
     reached: np.ndarray  # (B,) bool: s_{t+1} is the goal frame (relabeled, k = 1): reward 1
     chained: np.ndarray  # (B,) bool: goal from another episode: bootstrapped, never rewarded
+    next_index: np.ndarray | None = None  # (B,) the frame targets bootstrap from (n_step); None: index + 1
 
     def arrays(self, data: Transitions) -> dict[str, np.ndarray]:
         """obs, action, next_obs, goal, reached, chained as numpy arrays; with ``data.proprio`` also proprio
-        and next_proprio (of s and s'; a goal has none)."""
+        and next_proprio (of s and s'; a goal has none). s' (``next_*``) is the frame targets bootstrap
+        from: t + 1, or t + n_step on relabeled rows (``bootstrap_steps`` says how far)."""
+        following = self.index + 1 if self.next_index is None else self.next_index
         out = {"obs": data.observations[self.index], "action": data.actions[self.index],
-               "next_obs": data.observations[self.index + 1], "next_action": data.actions[self.index + 1],
+               "next_obs": data.observations[following], "next_action": data.actions[following],
                "goal": data.observations[self.goal_index],
-               "reached": self.reached, "chained": self.chained, "next_is_last": data.is_last[self.index + 1],
-               "steps_to_goal": (self.goal_index - self.index).astype(np.int64)}
+               "reached": self.reached, "chained": self.chained, "next_is_last": data.is_last[following],
+               "steps_to_goal": (self.goal_index - self.index).astype(np.int64),
+               "bootstrap_steps": (following - self.index).astype(np.int64)}
         if data.proprio is not None:
             out["proprio"] = data.proprio[self.index]
-            out["next_proprio"] = data.proprio[self.index + 1]
+            out["next_proprio"] = data.proprio[following]
         return out
 
 
@@ -147,4 +151,9 @@ class GoalSampler:
             goal_index[rows[ok]] = earlier[ok]
             chained[rows[ok]] = True
         reached = (goal_index == index + 1) & ~chained
-        return SampledBatch(index, goal_index, reached, chained)
+        if self.config.n_step == 1:
+            return SampledBatch(index, goal_index, reached, chained)
+        # n steps on along the logged path where the goal is further than that (so inside the episode);
+        # one step on chained rows and where the data reaches the goal sooner (the target is then exact).
+        far = ~chained & (goal_index - index > self.config.n_step)
+        return SampledBatch(index, goal_index, reached, chained, np.where(far, index + self.config.n_step, index + 1))
