@@ -400,6 +400,15 @@ def rollout(cell: Cell, policy: _StateGoalPolicy, max_steps: int, steps: int = 0
     return steps, False
 
 
+def task_goals(cell: Cell, task: str, goals: int, base_seed: int):
+    """The generated goals of ``task`` from seed ``base_seed`` on, each with ``cell`` reset to its start
+    scene: yields (goal, start state)."""
+    for seed in range(base_seed, base_seed + goals):
+        goal = generate_goal(cell, task, seed)
+        cell.reset(seed, goal.spec.layout)
+        yield goal, cell.scene_state()
+
+
 def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = EVALUATION_BASE_SEED,
              tasks: tuple[str, ...] = TASKS, **policy_options) -> list[dict]:
     """Roll the state policy out toward ``goals`` generated goals per task; result rows as evaluation.py's.
@@ -409,10 +418,7 @@ def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = EVALUATION_
     rows = []
     try:
         for task in tasks:
-            for seed in range(base_seed, base_seed + goals):
-                goal = generate_goal(cell, task, seed)
-                cell.reset(seed, goal.spec.layout)
-                start = cell.scene_state()
+            for goal, start in task_goals(cell, task, goals, base_seed):
                 policy.set_goal(goal.state)
                 steps, stopped = rollout(cell, policy, max_steps)
                 rows.append(result_row(goal, start, cell.scene_state(), steps, stopped))
@@ -442,10 +448,7 @@ def handover(run: Path, task: str, goals: int, phases: tuple[str, ...] = HANDOVE
     rows = []
     try:
         for phase in phases:
-            for seed in range(base_seed, base_seed + goals):
-                goal = generate_goal(cell, task, seed)
-                cell.reset(seed, goal.spec.layout)
-                start = cell.scene_state()
+            for goal, start in task_goals(cell, task, goals, base_seed):
                 script, expert_steps = expert_script(goal), 0
                 while phase != "start" and script.phase not in (phase, "done"):
                     command = script.act(cell.scene_state())
