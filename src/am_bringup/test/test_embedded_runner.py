@@ -245,6 +245,15 @@ def test_colcon_build_installs_launch_and_config_where_ros2_launch_looks(tmp_pat
     assert (index / "am_bringup").is_file()
 
 
+def test_shipped_evaluation_uses_the_evaluation_seeds():
+    """config/evaluate.yaml writes its seeds as a literal (a parameter file cannot import a constant): it
+    must stay the evaluation range of sim/goals.py, apart from collection and validation seeds."""
+    from actionable_models.sim.goals import EVALUATION_BASE_SEED
+
+    params = read_node_params(REPO / "config" / "evaluate.yaml")["goal_evaluator"]
+    assert params["base_seed"] == EVALUATION_BASE_SEED
+
+
 @pytest.mark.ros
 def test_main_pipeline_runs_end_to_end_at_a_tiny_budget(tmp_path):
     """The README's main command, shrunk: collect, train, reach goals through the real nodes."""
