@@ -165,13 +165,11 @@ class ActionableModelsObjective:
         next_proprio = self._proprio(batch, "next_proprio")  # the proprio of s' (use_proprio), else none
         extra = {} if next_proprio is None else {"next_proprio": next_proprio}
         n_step = self.config.n_step > 1 and "steps_to_goal" in batch
-        exact = reached
+        exact, discount = reached, self.config.gamma
         if n_step:  # relabeled rows whose goal the data reached within n steps: target gamma^(k-1)
             k = batch["steps_to_goal"].to(reached.device)
             exact = reached | (~batch["chained"].bool() & (k <= self.config.n_step))
-        discount = self.config.gamma
-        if "bootstrap_steps" in batch and self.config.n_step > 1:  # s' is n steps on: gamma^n
-            discount = self.config.gamma ** batch["bootstrap_steps"].to(reached.device).float()
+            discount = self.config.gamma ** batch["bootstrap_steps"].to(reached.device).float()  # s' n steps on
         bootstrap = discount * self.max_next_q(batch["next_obs"], batch["goal"], batch.get("next_action"),
                                                logged_only, needed=~exact, **extra)  # (B,); reached rows target 1
         if n_step:
