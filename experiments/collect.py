@@ -63,14 +63,15 @@ def play_steps(cell: Cell, script: PlayScript, spec: ActionSpec):
 
 def collect(episodes: int, steps: int, seed: int, image_size: int, camera_size: int, layout: str,
             primitives: list[str], start_held: bool = False, failure_prob: float = 0.2,
-            label_object: str | None = None, object_weights: dict[str, float] | None = None
-            ) -> dict[str, np.ndarray]:
+            label_object: str | None = None, object_weights: dict[str, float] | None = None,
+            miss_approach_prob: float = 0.0) -> dict[str, np.ndarray]:
     """``episodes`` play episodes (seeds seed..seed+episodes-1) of ``steps`` commands; frames at image_size.
 
     ``start_held``: each episode starts with an object already grasped and lifted (not recorded), so a
     'container' or 'place' primitive only carries it and lets go. ``label_object``: also store ``success``
     (N,) bool, the privileged instance-grasping check of that object at each frame (sparse task labels).
     ``object_weights``: how often grasps and pushes pick each object (PlayConfig.object_weights).
+    ``miss_approach_prob``: grasps that first miss low beside the object, then recover (PlayConfig's).
     """
     weights = weights_of(primitives)
     cell = Cell(CellConfig(image_width=camera_size, image_height=camera_size, layout=layout))
@@ -84,7 +85,8 @@ def collect(episodes: int, steps: int, seed: int, image_size: int, camera_size: 
                 _grasp_unrecorded(cell, seed + e)
             script = PlayScript(np.random.default_rng(seed + e),
                                 PlayConfig(episode_steps=steps, primitive_weights=weights, failure_prob=failure_prob,
-                                           object_weights=object_weights or {}), cell=cell.config)
+                                           object_weights=object_weights or {},
+                                           miss_approach_prob=miss_approach_prob), cell=cell.config)
             for state, action, is_last in play_steps(cell, script, spec):
                 if label_object is not None:
                     success.append(is_grasped_and_lifted(state, label_object))
@@ -119,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start-held", action="store_true",
                         help="start each episode with an object grasped and lifted (not recorded)")
     parser.add_argument("--failure-prob", type=float, default=0.2, help="share of deliberately botched grasps")
+    parser.add_argument("--miss-prob", type=float, default=0.0,
+                        help="share of grasps that first go low beside the object, then recover")
     parser.add_argument("--label-object", default=None,
                         help="store per-frame success labels of grasping and lifting this object")
     parser.add_argument("--object-weights", default="",
@@ -135,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         parser.error(f"--object-weights: {exc}")
     arrays = collect(args.episodes, args.steps, args.seed, args.image_size, args.camera_size, args.layout,
-                     primitives, args.start_held, args.failure_prob, args.label_object, object_weights)
+                     primitives, args.start_held, args.failure_prob, args.label_object, object_weights,
+                     args.miss_prob)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {k: v for k, v in vars(args).items() if k != "out"}

@@ -84,12 +84,12 @@ def features(raw: np.ndarray, relative: bool) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- collect
 def collect(episodes: int, steps: int, seed: int, primitives: list[str], layout: str = "default",
-            scene_episodes: int = 1) -> dict:
+            scene_episodes: int = 1, miss_approach_prob: float = 0.0) -> dict:
     """Play episodes (seeds seed..seed+episodes-1) as state vectors and normalised actions, like collect.py.
 
     ``scene_episodes``: consecutive episodes that share one scene: the cell is reset (to the seed of the
     scene's first episode) only every that many episodes; the others start where the last one ended.
-    ``scene`` (N,) holds each frame's scene seed."""
+    ``scene`` (N,) holds each frame's scene seed. ``miss_approach_prob``: PlayConfig's."""
     cell = Cell(CellConfig(image_width=32, image_height=32, layout=layout))
     spec = ActionSpec()
     obs, actions, episode, last, scene = [], [], [], [], []
@@ -100,7 +100,8 @@ def collect(episodes: int, steps: int, seed: int, primitives: list[str], layout:
             if e % scene_episodes == 0:
                 cell.reset(scene_seed, layout)
             script = PlayScript(np.random.default_rng(seed + e),
-                                PlayConfig(episode_steps=steps, primitive_weights=weights_of(primitives)),
+                                PlayConfig(episode_steps=steps, primitive_weights=weights_of(primitives),
+                                           miss_approach_prob=miss_approach_prob),
                                 cell=cell.config)
             for state, action, is_last in play_steps(cell, script, spec):
                 obs.append(state_vector(state))
@@ -704,6 +705,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--seed", type=int, default=1000)
     c.add_argument("--primitives", default=",".join(PRIMITIVES))
     c.add_argument("--scene-episodes", type=int, default=1, help="consecutive episodes sharing one scene")
+    c.add_argument("--miss-prob", type=float, default=0.0,
+                   help="PlayConfig.miss_approach_prob: grasps that first miss low beside the object, then recover")
     c.add_argument("--out", type=Path, required=True)
     t = sub.add_parser("train")
     t.add_argument("--data", type=Path, required=True)
@@ -771,7 +774,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     if args.command == "collect":
         arrays = collect(args.episodes, args.steps, args.seed, [p for p in args.primitives.split(",") if p],
-                         scene_episodes=args.scene_episodes)
+                         scene_episodes=args.scene_episodes, miss_approach_prob=args.miss_prob)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(args.out, **arrays)
         print(f"[state collect] wrote {args.out} ({len(arrays['obs'])} frames)")

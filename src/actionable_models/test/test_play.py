@@ -117,6 +117,31 @@ def test_botched_grasps_fail_and_clean_grasps_succeed(cell):
     assert successes >= 5
 
 
+def test_missed_approaches_go_low_beside_the_object_then_grasp(cell):
+    """miss_approach_prob 1: every grasp first puts the open gripper at the table 4-20 cm from the object,
+    and the noise-free grasp after it still holds; 0 gives exactly the episodes of the default config."""
+    grasps_only = {"grasp_lift": 1.0}
+    missed = PlayConfig(episode_steps=40, failure_prob=0.0, position_noise_m=0.0, yaw_noise_rad=0.0,
+                        gripper_flip_prob=0.0, primitive_weights=grasps_only, miss_approach_prob=1.0)
+    successes = 0
+    for seed in range(4):
+        cell.reset(seed)
+        script = PlayScript(np.random.default_rng(seed), missed)
+        low_beside = []  # xy distance to the grasped object wherever the open gripper is at the table
+        while (command := script.act(state := cell.scene_state())) is not None:
+            if not script.log and state.ee_pos[2] < 0.045 and state.gripper < 0.05:  # during the first grasp
+                target = script.primitive.split(":")[1]
+                low_beside.append(float(np.linalg.norm(state.ee_pos[:2] - state.object_pos(target)[:2])))
+            cell.set_command(command.pos, command.yaw, command.gripper)
+            cell.step()
+        assert low_beside and max(low_beside) > 0.035, (seed, low_beside)
+        successes += script.log[0]["outcome"] == "success"
+    assert successes >= 3
+    a, _, _, _ = run_episode(cell, 3, 1003)
+    b, _, _, _ = run_episode(cell, 3, 1003, PlayConfig(miss_approach_prob=0.0))
+    assert len(a) == len(b) and all(np.array_equal(ca.pos, cb.pos) for ca, cb in zip(a, b))
+
+
 def test_primitive_name_and_no_objects():
     state = SceneState(objects={}, ee_pos=np.array([0.42, 0.0, 0.22]), ee_yaw=0.0, gripper=0.0,
                        container=np.array([0.56, 0.2, 0.0]))
@@ -172,7 +197,7 @@ def test_object_weights_aim_grasps_at_one_object():
 @pytest.mark.parametrize("field,value", [
     ("object_weights", {"unicorn": 1.0}), ("object_weights", {"red_cube": 0.0}), ("object_weights", ["red_cube"]),
     ("episode_steps", 0), ("episode_steps", 2.5), ("position_noise_m", -0.01), ("yaw_noise_rad", math.nan),
-    ("gripper_flip_prob", 1.5), ("failure_prob", -0.1), ("primitive_weights", {"dance": 1.0}),
+    ("gripper_flip_prob", 1.5), ("failure_prob", -0.1), ("miss_approach_prob", 2.0), ("primitive_weights", {"dance": 1.0}),
     ("primitive_weights", {"reach": -1.0}), ("primitive_weights", {"reach": 0.0}), ("random_motion_steps", (5, 2)),
     ("push_through_m", (0.1,)),
 ])

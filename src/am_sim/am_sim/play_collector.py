@@ -45,7 +45,7 @@ class PlayCollectorNode(Node):
         super().__init__(node_name, **kwargs)
         p = declare_parameters(self, {
             "episodes": 10, "base_seed": 1000, "layout": "default", "episode_steps": 60, "position_noise_m": 0.01,
-            "yaw_noise_rad": 0.1, "failure_prob": 0.2, "primitives": list(PRIMITIVES),
+            "yaw_noise_rad": 0.1, "failure_prob": 0.2, "miss_approach_prob": 0.0, "primitives": list(PRIMITIVES),
             "object_weights": "",  # e.g. "red_cube=4": grasps and pushes pick it 4x as often
             "task": "play", "sim_node": "sim_cell", "frame_id": "base_link", "wait_for_recorder": True,
             "progress": True})
@@ -56,6 +56,7 @@ class PlayCollectorNode(Node):
         self.params = p
         self.play_config = PlayConfig(episode_steps=p["episode_steps"], position_noise_m=p["position_noise_m"],
                                       yaw_noise_rad=p["yaw_noise_rad"], failure_prob=p["failure_prob"],
+                                      miss_approach_prob=p["miss_approach_prob"],
                                       primitive_weights=weights_of(p["primitives"]),
                                       object_weights=parse_object_weights(p["object_weights"]))
         self.finished = Future()

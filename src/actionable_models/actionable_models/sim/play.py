@@ -46,6 +46,8 @@ PUSH_TOL = 0.02  # m: a push waypoint counts as reached (looser than REACH_TOL: 
 REACH_Z = (0.07, 0.30)  # height range of random reach targets: over the objects (<= 45 mm) and container (55 mm)
 RANDOM_YAW_STEP_RAD = 0.6  # largest yaw change of one random-motion step: what the cell turns in a 5 Hz step
 PLACE_CLEARANCE_M = 0.01  # a carried object is let go this far above its resting height, as scripted.py does
+MISS_OFFSET_M = (0.04, 0.20)  # a missed approach ends this far beside the object (xy), as a learning policy's does
+MISS_Z = (0.012, 0.04)  # pinch height range of a missed approach: at the table, where the fingers would close
 
 
 def default_primitive_weights() -> dict[str, float]:
@@ -91,6 +93,12 @@ class PlayConfig:
     """Largest per-axis change of the target in one random-motion step, m (uniform)."""
     push_through_m: tuple[float, float] = (0.0, 0.04)
     """Range of how far past the object's centre a push ends, m (uniform); the object moves ~4 cm more."""
+    miss_approach_prob: float = 0.0
+    """Probability that a grasp starts with a missed approach, then recovers: the open gripper heads straight
+    down to the table 4-20 cm beside the object, half the time closes and reopens there, then rises and
+    grasps as scripted. A learning policy makes that mistake (a person at the controls too); without it the
+    data never shows the gripper low beside an object and what to do there. 0 (the default) draws nothing
+    more from the generator: the same episodes as before the option existed."""
 
     def __post_init__(self) -> None:
         if isinstance(self.episode_steps, bool) or not isinstance(self.episode_steps, (int, np.integer)) \
@@ -102,7 +110,7 @@ class PlayConfig:
             if not _is_real(value) or not 0.0 <= value < math.inf:
                 raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
             setattr(self, name, float(value))
-        for name in ("gripper_flip_prob", "failure_prob"):
+        for name in ("gripper_flip_prob", "failure_prob", "miss_approach_prob"):
             value = getattr(self, name)
             if not _is_real(value) or not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be a probability in [0, 1], got {value!r}")
@@ -217,8 +225,9 @@ class _Pick:
     """PickPlaceScript, optionally botched; a grasp that does not hold ends the attempt after the lift."""
 
     def __init__(self, obj: str, finish: str, place_xy: np.ndarray | None, botch: str | None,
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, miss: list[_Waypoint] | None = None) -> None:
         self._obj = obj
+        self._miss = _Waypoints(miss) if miss else None  # a missed approach to recover from first
         self._script = PickPlaceScript(obj, finish, None if place_xy is None else tuple(place_xy))
         self._botch = botch
         self._offset_m = 0.0
@@ -234,6 +243,11 @@ class _Pick:
         self._checked = finish == "lift"
 
     def act(self, state: SceneState, ee_pos: np.ndarray) -> Command | None:
+        if self._miss is not None:
+            command = self._miss.act(state, ee_pos)
+            if command is not None:
+                return command
+            self._miss = None
         if self._tail is not None:
             return self._tail.act(state, ee_pos)
         objects = state.objects
@@ -392,7 +406,10 @@ class PlayScript:
             botch = str(BOTCHES[rng.integers(len(BOTCHES))]) if rng.random() < self.config.failure_prob else None
             finish = {"grasp_lift": "lift", "place": "place", "container": "container"}[kind]
             place_xy = self._free_place(state) if kind == "place" else None
-            driver = _Pick(obj, finish, place_xy, botch, rng)
+            miss = None
+            if self.config.miss_approach_prob > 0.0 and rng.random() < self.config.miss_approach_prob:
+                miss = self._missed_approach(state, obj)
+            driver = _Pick(obj, finish, place_xy, botch, rng, miss)
             return _Primitive(kind, obj, driver, self._check(kind, obj, place_xy), botch)
         if held is not None:  # place or container while holding something: carry it there and let go
             place_xy = self._free_place(state) if kind == "place" else state.container[:2].copy()
@@ -458,6 +475,27 @@ class PlayScript:
             if gap > best_gap:
                 best, best_gap = xy, gap
         return best if best is not None else np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+
+    def _missed_approach(self, state: SceneState, obj: str) -> list[_Waypoint]:
+        """Straight down to the table beside ``obj`` (clear of the container), maybe a close there, then up."""
+        rng = self._rng
+        centre = state.object_pos(obj)[:2]
+        keep_out = scene.CONTAINER_HALF + CONTAINER_CLEARANCE
+        for _ in range(20):
+            angle = rng.uniform(-np.pi, np.pi)
+            xy = centre + rng.uniform(*MISS_OFFSET_M) * np.array([np.cos(angle), np.sin(angle)])
+            xy = np.clip(xy, self._lo[:2], self._hi[:2])
+            if not np.all(np.abs(xy - state.container[:2]) < keep_out):
+                break
+        low = np.array([*xy, rng.uniform(*MISS_Z)])
+        yaw = float(np.clip(wrap_half_turn(state.object_yaw(obj)), *self._yaw_limits))  # as if aiming at it
+        waypoints = [_Waypoint(low, yaw, 0.0)]
+        if rng.random() < 0.5:  # closes on nothing, then opens again
+            waypoints += [_Waypoint(low, yaw, 1.0, min_steps=CLOSE_STEPS, needs_reach=False),
+                          _Waypoint(low, yaw, 0.0, min_steps=RELEASE_STEPS, needs_reach=False)]
+        if rng.random() < 0.5:  # straight up first; otherwise the script's hover goes up and over at once
+            waypoints.append(_Waypoint(np.array([*xy, PUSH_CLEAR_Z]), yaw, 0.0, max_steps=3, tol=PUSH_TOL))
+        return waypoints
 
     def _push(self, state: SceneState, obj: str) -> _Waypoints:
         """Closed fingers low along a straight line through the object's centre, then back up."""
