@@ -355,6 +355,26 @@ def test_vector_q_with_goal_difference_reads_what_differs():
     assert sum(p.numel() for p in q.parameters()) > sum(p.numel() for p in VectorLateFusionQ(config, 5).parameters())
 
 
+def test_object_centric_q_encodes_every_object_with_one_encoder():
+    from actionable_models.learning.networks import ObjectCentricVectorQ
+
+    config = LearnerConfig(**SMALL)
+    torch.manual_seed(0)
+    q = ObjectCentricVectorQ(config, 5 + 3 * 7)
+    obs = torch.zeros(3, 26)
+    goal = obs.clone()
+    goal[1, 5 + 7] = 1.0  # the second object's x differs in the goal of row 1
+    logits = q(obs, goal, torch.zeros(3, 2, 6))
+    assert logits.shape == (3, 2) and torch.allclose(logits[0], logits[2])
+    assert abs(logits[1, 0] - logits[0, 0]) > 1e-5
+    # One encoder for all objects: a fourth object adds only its slot's input column, not another encoder.
+    more = ObjectCentricVectorQ(config, 5 + 4 * 7)
+    assert sum(p.numel() for p in more.parameters()) - sum(p.numel() for p in q.parameters()) == config.embed_dim
+    for bad in (5, 5 + 7 + 3):
+        with pytest.raises(ConfigError, match="state_dim"):
+            ObjectCentricVectorQ(config, bad)
+
+
 def test_explicit_goal_conditioned_policy_learns_the_data_action_by_maximum_likelihood():
     from actionable_models.learning.gc_policy import GoalConditionedPolicy, sample_future_goals
 

@@ -178,6 +178,47 @@ class VectorLateFusionQ(LateFusionQ):
         return self.head_state(self.fuse(torch.cat([z_obs, z_goal, self.difference(goal - obs)], dim=-1)))
 
 
+class ObjectCentricVectorQ(LateFusionQ):
+    """Late fusion over state vectors laid out as the state rung's (the gripper's ``gripper_dim`` values, then
+    ``object_dim`` per object), with one encoder shared by every object, as a CNN's filters are shared by
+    every image position.
+
+    Each object's row is [its values in the observation, in the goal, their difference, its position
+    relative to the pinch point in both, a one-hot of its slot]; the same MLP encodes every row and the
+    encodings are summed, beside an encoding of the gripper's values in observation, goal and their
+    difference. A goal that moves one object then reads, in that object's row alone, where it is and
+    where the gripper must go; an MLP over the whole vector must learn that routing separately for each
+    slot. A state-rung diagnostic: the policy node's networks see images."""
+
+    def __init__(self, config: LearnerConfig, state_dim: int, gripper_dim: int = 5, object_dim: int = 7) -> None:
+        if config.use_proprio:
+            raise ConfigError("use_proprio is for the image networks (fusion 'late' or 'early'); a state "
+                              "vector already holds the gripper's pose and closure")
+        if state_dim <= gripper_dim or (state_dim - gripper_dim) % object_dim:
+            raise ConfigError(f"state_dim {state_dim} is not {gripper_dim} gripper values and a whole number of "
+                              f"{object_dim}-value objects")
+        d = config.embed_dim
+        super().__init__(config, nn.Identity())
+        self.gripper_dim, self.object_dim = gripper_dim, object_dim
+        self.objects = (state_dim - gripper_dim) // object_dim
+        self.object_encoder = _vector_encoder(3 * object_dim + 6 + self.objects, d)
+        self.gripper_encoder = _vector_encoder(3 * gripper_dim, d)
+        self.fuse = nn.Sequential(nn.Linear(d, d), nn.ReLU(inplace=True))
+        self.register_buffer("slots", torch.eye(self.objects), persistent=False)
+
+    def embed(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        obs, goal = obs.float(), goal.float()
+        g, k = self.gripper_dim, self.object_dim
+        ee_obs, ee_goal = obs[:, :g], goal[:, :g]
+        o_obs = obs[:, g:].unflatten(1, (self.objects, k))  # (B, N, K)
+        o_goal = goal[:, g:].unflatten(1, (self.objects, k))
+        rows = torch.cat([o_obs, o_goal, o_goal - o_obs, o_obs[..., :3] - ee_obs[:, None, :3],
+                          o_goal[..., :3] - ee_goal[:, None, :3], self.slots.expand(len(obs), -1, -1)], dim=-1)
+        z = self.object_encoder(rows).sum(dim=1) + self.gripper_encoder(
+            torch.cat([ee_obs, ee_goal, ee_goal - ee_obs], dim=-1))
+        return self.head_state(self.fuse(z))
+
+
 def make_q_network(config: LearnerConfig) -> nn.Module:
     """The Q-network the config asks for."""
     return LateFusionQ(config) if config.fusion == "late" else EarlyFusionQ(config)
