@@ -36,7 +36,7 @@ from actionable_models.evaluation import result_row, summarize
 from actionable_models.learning.cem import cem_maximize
 from actionable_models.learning.config import LearnerConfig
 from actionable_models.learning.diagnostics import diagnose, format_rows, plot_rows
-from actionable_models.learning.gc_policy import GoalConditionedPolicy, sample_future_goals
+from actionable_models.learning.gc_policy import GoalConditionedPolicy, ObjectCentricGoalPolicy, sample_future_goals
 from actionable_models.learning.networks import ObjectCentricVectorQ, VectorLateFusionQ
 from actionable_models.learning.objective import ActionableModelsObjective, to_tensors
 from actionable_models.learning.sampler import GoalSampler, Transitions
@@ -171,14 +171,21 @@ def train(data_path: Path, out: Path, learner: LearnerConfig, updates: int, log_
     return metrics
 
 
+def mle_policy_network(state_dim: int, learner: LearnerConfig, object_centric: bool = False) -> GoalConditionedPolicy:
+    """The GCBC baseline's network: an MLP over [state, goal], or over the object-centric encoding."""
+    cls = ObjectCentricGoalPolicy if object_centric else GoalConditionedPolicy
+    return cls(state_dim, learner.action_dim, learner.motion_dims, learner.embed_dim)
+
+
 def train_mle_policy(data_path: Path, out: Path, learner: LearnerConfig, updates: int, log_every: int = 500,
-                     relative: bool = False) -> dict:
+                     relative: bool = False, object_centric: bool = False) -> dict:
     """The OGBench-style GCBC baseline: GoalConditionedPolicy by maximum likelihood on uniform future goals;
     writes out/policy.pt, norm.npz and config.json (``"policy": "gcbc_mle"``)."""
+    if object_centric and relative:
+        raise ConfigError("object_centric builds its own relative positions: use it without relative")
     torch.manual_seed(learner.seed)
     data, mean, std = load_transitions(data_path, relative)
-    policy = GoalConditionedPolicy(data.observations.shape[1], learner.action_dim, learner.motion_dims,
-                                   learner.embed_dim)
+    policy = mle_policy_network(data.observations.shape[1], learner, object_centric)
     optimizer = torch.optim.Adam(policy.parameters(), lr=learner.learning_rate)
     rng = np.random.default_rng(learner.seed)
     obs, actions = torch.as_tensor(data.observations), torch.as_tensor(data.actions)
@@ -197,7 +204,7 @@ def train_mle_policy(data_path: Path, out: Path, learner: LearnerConfig, updates
     torch.save(policy.state_dict(), out / "policy.pt")
     np.savez(out / "norm.npz", mean=mean, std=std)
     info = {"learner": asdict(learner), "policy": "gcbc_mle", "updates": updates, "relative": relative,
-            "state_dim": int(data.observations.shape[1]), "seconds": time.monotonic() - started,
+            "object_centric": object_centric, "state_dim": int(data.observations.shape[1]), "seconds": time.monotonic() - started,
             "data": str(data_path), "history": history}
     (out / "config.json").write_text(json.dumps(info, indent=1))
     return {"loss/nll": loss.item()}
@@ -355,8 +362,7 @@ class MLEPolicy(_StateGoalPolicy):
         learner = LearnerConfig(**info["learner"])
         norm = np.load(run / "norm.npz")
         super().__init__(norm["mean"], norm["std"], info.get("relative", False))
-        self.net = GoalConditionedPolicy(info["state_dim"], learner.action_dim, learner.motion_dims,
-                                         learner.embed_dim)
+        self.net = mle_policy_network(info["state_dim"], learner, info.get("object_centric", False))
         self.net.load_state_dict(torch.load(run / "policy.pt"))
 
     def mode(self, state: SceneState) -> torch.Tensor:
@@ -797,7 +803,8 @@ def main(argv: list[str] | None = None) -> int:
         learner = LearnerConfig(**{"batch_size": args.batch_size, "seed": args.seed, **VARIANTS[args.variant],
                                    **_learner_overrides(args.set)})
         if args.variant == "gcbc_mle":
-            train_mle_policy(args.data, args.out, learner, args.updates, relative=args.relative)
+            train_mle_policy(args.data, args.out, learner, args.updates, relative=args.relative,
+                             object_centric=args.object_centric)
         else:
             train(args.data, args.out, learner, args.updates, goal_difference=args.goal_difference,
                   relative=args.relative, object_centric=args.object_centric)

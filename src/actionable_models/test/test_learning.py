@@ -375,16 +375,18 @@ def test_object_centric_q_encodes_every_object_with_one_encoder():
             ObjectCentricVectorQ(config, bad)
 
 
-def test_explicit_goal_conditioned_policy_learns_the_data_action_by_maximum_likelihood():
-    from actionable_models.learning.gc_policy import GoalConditionedPolicy, sample_future_goals
+@pytest.mark.parametrize("object_centric", [False, True])
+def test_explicit_goal_conditioned_policy_learns_the_data_action_by_maximum_likelihood(object_centric):
+    from actionable_models.learning.gc_policy import GoalConditionedPolicy, ObjectCentricGoalPolicy, sample_future_goals
 
-    data = Transitions(np.eye(6, dtype=np.float32)[np.arange(12) % 6], np.tile([[0.5, -0.5, 0, 0, 1, -1]], (12, 1))
+    dim = 5 + 7 if object_centric else 6  # the object-centric layout: 5 gripper values and one 7-value object
+    data = Transitions(np.eye(dim, dtype=np.float32)[np.arange(12) % 6], np.tile([[0.5, -0.5, 0, 0, 1, -1]], (12, 1))
                        .astype(np.float32), np.repeat([0, 1], 6), np.tile(np.r_[np.zeros(5, bool), True], 2))
     index, goal = sample_future_goals(data, 500, np.random.default_rng(0))
     assert np.all(goal > index) and np.all(data.episode[goal] == data.episode[index])
     assert {int(k) for k in goal - index} == {1, 2, 3, 4, 5}  # uniform over the future, not only the next frame
     torch.manual_seed(0)
-    policy = GoalConditionedPolicy(6, hidden=32)
+    policy = (ObjectCentricGoalPolicy if object_centric else GoalConditionedPolicy)(dim, hidden=32)
     optimizer = torch.optim.Adam(policy.parameters(), lr=1e-2)
     obs, actions = torch.as_tensor(data.observations), torch.as_tensor(data.actions)
     for _ in range(300):

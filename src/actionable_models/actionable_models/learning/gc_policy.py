@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from actionable_models.learning.networks import add_object_centric_encoder, object_centric_embedding
 from actionable_models.learning.sampler import Transitions, uniform_future_steps
 
 
@@ -49,6 +50,21 @@ class GoalConditionedPolicy(nn.Module):
         """The mode (B, A): the mean motion, each on/off component at +1 where its probability exceeds 0.5."""
         mean, logits = self(obs, goal)
         return torch.cat([mean, torch.where(logits > 0, 1.0, -1.0)], dim=-1)
+
+
+class ObjectCentricGoalPolicy(GoalConditionedPolicy):
+    """The same policy over ObjectCentricVectorQ's state-goal encoding (one encoder shared by every
+    object's row), then two hidden layers: GCBC with the input the object-centric Q-function has."""
+
+    def __init__(self, state_dim: int, action_dim: int = 6, motion_dims: int = 4, hidden: int = 256) -> None:
+        super().__init__(state_dim, action_dim, motion_dims, hidden)
+        add_object_centric_encoder(self, state_dim, hidden)
+        self.body = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
+                                  nn.Linear(hidden, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, action_dim))
+
+    def forward(self, obs: torch.Tensor, goal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.body(object_centric_embedding(self, obs, goal))
+        return torch.tanh(out[:, :self.motion_dims]), out[:, self.motion_dims:]
 
 
 def sample_future_goals(data: Transitions, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -194,29 +194,40 @@ class ObjectCentricVectorQ(LateFusionQ):
         if config.use_proprio:
             raise ConfigError("use_proprio is for the image networks (fusion 'late' or 'early'); a state "
                               "vector already holds the gripper's pose and closure")
-        if state_dim <= gripper_dim or (state_dim - gripper_dim) % object_dim:
-            raise ConfigError(f"state_dim {state_dim} is not {gripper_dim} gripper values and a whole number of "
-                              f"{object_dim}-value objects")
-        d = config.embed_dim
         super().__init__(config, nn.Identity())
-        self.gripper_dim, self.object_dim = gripper_dim, object_dim
-        self.objects = (state_dim - gripper_dim) // object_dim
-        self.object_encoder = _vector_encoder(3 * object_dim + 6 + self.objects, d)
-        self.gripper_encoder = _vector_encoder(3 * gripper_dim, d)
-        self.fuse = nn.Sequential(nn.Linear(d, d), nn.ReLU(inplace=True))
-        self.register_buffer("slots", torch.eye(self.objects), persistent=False)
+        add_object_centric_encoder(self, state_dim, config.embed_dim, gripper_dim, object_dim)
 
     def embed(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-        obs, goal = obs.float(), goal.float()
-        g, k = self.gripper_dim, self.object_dim
-        ee_obs, ee_goal = obs[:, :g], goal[:, :g]
-        o_obs = obs[:, g:].unflatten(1, (self.objects, k))  # (B, N, K)
-        o_goal = goal[:, g:].unflatten(1, (self.objects, k))
-        rows = torch.cat([o_obs, o_goal, o_goal - o_obs, o_obs[..., :3] - ee_obs[:, None, :3],
-                          o_goal[..., :3] - ee_goal[:, None, :3], self.slots.expand(len(obs), -1, -1)], dim=-1)
-        z = self.object_encoder(rows).sum(dim=1) + self.gripper_encoder(
-            torch.cat([ee_obs, ee_goal, ee_goal - ee_obs], dim=-1))
-        return self.head_state(self.fuse(z))
+        return self.head_state(object_centric_embedding(self, obs, goal))
+
+
+def add_object_centric_encoder(module: nn.Module, state_dim: int, d: int, gripper_dim: int = 5,
+                               object_dim: int = 7) -> None:
+    """Give ``module`` the layers of :func:`object_centric_embedding` (ObjectCentricVectorQ's layout)."""
+    if state_dim <= gripper_dim or (state_dim - gripper_dim) % object_dim:
+        raise ConfigError(f"state_dim {state_dim} is not {gripper_dim} gripper values and a whole number of "
+                          f"{object_dim}-value objects")
+    module.gripper_dim, module.object_dim = gripper_dim, object_dim
+    module.objects = (state_dim - gripper_dim) // object_dim
+    module.object_encoder = _vector_encoder(3 * object_dim + 6 + module.objects, d)
+    module.gripper_encoder = _vector_encoder(3 * gripper_dim, d)
+    module.fuse = nn.Sequential(nn.Linear(d, d), nn.ReLU(inplace=True))
+    module.register_buffer("slots", torch.eye(module.objects), persistent=False)
+
+
+def object_centric_embedding(module: nn.Module, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+    """(B, D) from state vectors (B, F): every object's row through the one shared encoder, summed, plus the
+    gripper's encoding (the layers :func:`add_object_centric_encoder` gave ``module``)."""
+    obs, goal = obs.float(), goal.float()
+    g, k = module.gripper_dim, module.object_dim
+    ee_obs, ee_goal = obs[:, :g], goal[:, :g]
+    o_obs = obs[:, g:].unflatten(1, (module.objects, k))  # (B, N, K)
+    o_goal = goal[:, g:].unflatten(1, (module.objects, k))
+    rows = torch.cat([o_obs, o_goal, o_goal - o_obs, o_obs[..., :3] - ee_obs[:, None, :3],
+                      o_goal[..., :3] - ee_goal[:, None, :3], module.slots.expand(len(obs), -1, -1)], dim=-1)
+    z = module.object_encoder(rows).sum(dim=1) + module.gripper_encoder(
+        torch.cat([ee_obs, ee_goal, ee_goal - ee_obs], dim=-1))
+    return module.fuse(z)
 
 
 def make_q_network(config: LearnerConfig) -> nn.Module:
