@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from actionable_models.errors import ConfigError
 from actionable_models.sim.layouts import get_layout
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -187,6 +188,20 @@ def test_state_rung_collects_trains_evaluates_and_tabulates(tmp_path, capsys):
     assert state_rung.main(["pool", f"both={run},{mle}"]) == 0
     pooled = capsys.readouterr().out.splitlines()[-1]
     assert pooled.startswith("| both | run, mle | ") and "/2 = " in pooled  # one reaching goal per run, pooled
+    # the object-centric encoding: for Q and for GCBC, saved, reloaded and acted on; not with relative inputs
+    for name, variant in (("oc", []), ("oc_mle", ["--variant", "gcbc_mle"])):
+        assert state_rung.main(["train", "--data", str(data), "--updates", "2", "--batch-size", "8", *variant,
+                                "--object-centric", "--out", str(tmp_path / name)]) == 0
+        assert json.loads((tmp_path / name / "config.json").read_text())["object_centric"] is True
+        assert state_rung.main(["evaluate", "--run", str(tmp_path / name), "--goals", "1", "--max-steps", "2",
+                                "--tasks", "reaching"]) == 0
+    assert isinstance(state_rung.load_run(tmp_path / "oc")[0], state_rung.ObjectCentricVectorQ)
+    capsys.readouterr()
+    assert state_rung.main(["table", str(tmp_path / "oc")]) == 0
+    assert "| oc | play | object_centric" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="object_centric"):
+        state_rung.main(["train", "--data", str(data), "--updates", "1", "--object-centric", "--relative",
+                         "--out", str(tmp_path / "bad")])
 
 
 def test_state_rung_ensemble_averages_member_logits_and_refuses_other_inputs(tmp_path, capsys):
