@@ -97,7 +97,8 @@ class PlayConfig:
     """Probability that a grasp starts with a missed approach, then recovers: the open gripper heads straight
     down to the table 4-20 cm beside the object, half the time closes and reopens there, then rises and
     grasps as scripted. A learning policy makes that mistake (a person at the controls too); without it the
-    data never shows the gripper low beside an object and what to do there. 0 (the default) draws nothing
+    data hardly shows the gripper low beside an object and what to do there. At 0.3 it did not mend either
+    method's approach on the state rung (docs/learning.md), so it is off. 0 (the default) draws nothing
     more from the generator: the same episodes as before the option existed."""
 
     def __post_init__(self) -> None:
