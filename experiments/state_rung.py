@@ -164,8 +164,8 @@ def train(data_path: Path, out: Path, learner: LearnerConfig, updates: int, log_
     torch.save(q.state_dict(), out / "q.pt")
     np.savez(out / "norm.npz", mean=mean, std=std)
     info = {"learner": asdict(learner), "updates": updates, "state_dim": int(data.observations.shape[1]),
-            "goal_difference": goal_difference, "relative": relative, "object_centric": object_centric, "seconds": time.monotonic() - started,
-            "data": str(data_path),
+            "goal_difference": goal_difference, "relative": relative, "object_centric": object_centric,
+            "seconds": time.monotonic() - started, "data": str(data_path),
             "history": history}
     (out / "config.json").write_text(json.dumps(info, indent=1))
     return metrics
@@ -204,8 +204,8 @@ def train_mle_policy(data_path: Path, out: Path, learner: LearnerConfig, updates
     torch.save(policy.state_dict(), out / "policy.pt")
     np.savez(out / "norm.npz", mean=mean, std=std)
     info = {"learner": asdict(learner), "policy": "gcbc_mle", "updates": updates, "relative": relative,
-            "object_centric": object_centric, "state_dim": int(data.observations.shape[1]), "seconds": time.monotonic() - started,
-            "data": str(data_path), "history": history}
+            "object_centric": object_centric, "state_dim": int(data.observations.shape[1]),
+            "seconds": time.monotonic() - started, "data": str(data_path), "history": history}
     (out / "config.json").write_text(json.dumps(info, indent=1))
     return {"loss/nll": loss.item()}
 

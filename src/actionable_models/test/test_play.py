@@ -197,8 +197,8 @@ def test_object_weights_aim_grasps_at_one_object():
 @pytest.mark.parametrize("field,value", [
     ("object_weights", {"unicorn": 1.0}), ("object_weights", {"red_cube": 0.0}), ("object_weights", ["red_cube"]),
     ("episode_steps", 0), ("episode_steps", 2.5), ("position_noise_m", -0.01), ("yaw_noise_rad", math.nan),
-    ("gripper_flip_prob", 1.5), ("failure_prob", -0.1), ("miss_approach_prob", 2.0), ("primitive_weights", {"dance": 1.0}),
-    ("primitive_weights", {"reach": -1.0}), ("primitive_weights", {"reach": 0.0}), ("random_motion_steps", (5, 2)),
+    ("gripper_flip_prob", 1.5), ("failure_prob", -0.1), ("miss_approach_prob", 2.0),
+    ("primitive_weights", {"dance": 1.0}), ("primitive_weights", {"reach": -1.0}), ("primitive_weights", {"reach": 0.0}), ("random_motion_steps", (5, 2)),
     ("push_through_m", (0.1,)),
 ])
 def test_bad_config_names_the_field(field, value):

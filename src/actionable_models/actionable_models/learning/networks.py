@@ -155,6 +155,12 @@ def _vector_encoder(state_dim: int, d: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(state_dim, d), nn.ReLU(inplace=True), nn.Linear(d, d), nn.ReLU(inplace=True))
 
 
+def _refuse_proprio(config: LearnerConfig) -> None:
+    if config.use_proprio:
+        raise ConfigError("use_proprio is for the image networks (fusion 'late' or 'early'); a state "
+                          "vector already holds the gripper's pose and closure")
+
+
 class VectorLateFusionQ(LateFusionQ):
     """Late fusion over state vectors (B, F) instead of images: small worlds in tests and ablations.
 
@@ -163,9 +169,7 @@ class VectorLateFusionQ(LateFusionQ):
     encoders must learn to keep."""
 
     def __init__(self, config: LearnerConfig, state_dim: int, goal_difference: bool = False) -> None:
-        if config.use_proprio:
-            raise ConfigError("use_proprio is for the image networks (fusion 'late' or 'early'); a state "
-                              "vector already holds the gripper's pose and closure")
+        _refuse_proprio(config)
         d = config.embed_dim
         super().__init__(config, _vector_encoder(state_dim, d))
         self.difference = _vector_encoder(state_dim, d) if goal_difference else None
@@ -191,9 +195,7 @@ class ObjectCentricVectorQ(LateFusionQ):
     slot. A state-rung diagnostic: the policy node's networks see images."""
 
     def __init__(self, config: LearnerConfig, state_dim: int, gripper_dim: int = 5, object_dim: int = 7) -> None:
-        if config.use_proprio:
-            raise ConfigError("use_proprio is for the image networks (fusion 'late' or 'early'); a state "
-                              "vector already holds the gripper's pose and closure")
+        _refuse_proprio(config)
         super().__init__(config, nn.Identity())
         add_object_centric_encoder(self, state_dim, config.embed_dim, gripper_dim, object_dim)
 
