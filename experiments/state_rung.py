@@ -771,6 +771,8 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--goals", type=int, default=10)
     pr.add_argument("--gcbc", type=Path, help="a gcbc_mle run whose action is scored too")
     pr.add_argument("--ensemble", default="", help="more runs, RUN,RUN: probe the mean logit of all")
+    pr.add_argument("--base-seed", type=int, default=EVALUATION_BASE_SEED,
+                    help="first goal seed (validation goals: 200000, apart from the evaluation goals)")
     r = sub.add_parser("table", help="a Markdown table of evaluated runs")
     r.add_argument("runs", type=Path, nargs="+")
     r.add_argument("--name", default="eval", help="the results file of each run, RUN/NAME.json (default eval)")
@@ -815,7 +817,7 @@ def main(argv: list[str] | None = None) -> int:
             groups[label] = _run_list(runs)
         print(pooled_table(groups, args.name), end="")
     elif args.command == "probe":
-        for name, value in task_start_probe(args.run, args.task, args.goals, gcbc=args.gcbc,
+        for name, value in task_start_probe(args.run, args.task, args.goals, args.base_seed, gcbc=args.gcbc,
                                             ensemble=_run_list(args.ensemble)).items():
             print(f"{name:32s} {value:.3f}")
     elif args.command == "expert-path":
