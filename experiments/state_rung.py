@@ -37,7 +37,7 @@ from actionable_models.learning.cem import cem_maximize
 from actionable_models.learning.config import LearnerConfig
 from actionable_models.learning.diagnostics import diagnose, format_rows, plot_rows
 from actionable_models.learning.gc_policy import GoalConditionedPolicy, ObjectCentricGoalPolicy, sample_future_goals
-from actionable_models.learning.networks import ObjectCentricVectorQ, VectorLateFusionQ
+from actionable_models.learning.networks import ObjectActionQ, ObjectCentricVectorQ, VectorLateFusionQ
 from actionable_models.learning.objective import ActionableModelsObjective, to_tensors
 from actionable_models.learning.sampler import GoalSampler, Transitions
 from actionable_models.sim.cell import Cell
@@ -132,23 +132,29 @@ def load_transitions(path: Path, relative: bool = False) -> tuple[Transitions, n
 
 
 def state_q(learner: LearnerConfig, state_dim: int, goal_difference: bool = False,
-            object_centric: bool = False) -> VectorLateFusionQ | ObjectCentricVectorQ:
-    """The state rung's Q-network: an MLP over the whole vector, or one encoder shared by the objects."""
+            object_centric: bool = False, object_action: bool = False) -> VectorLateFusionQ | ObjectCentricVectorQ:
+    """The state rung's Q-network: an MLP over the whole vector, or one encoder shared by the objects
+    (``object_action``: whose encodings also meet every scored action, ObjectActionQ)."""
+    if object_action:
+        return ObjectActionQ(learner, state_dim)
     if object_centric:
         return ObjectCentricVectorQ(learner, state_dim)
     return VectorLateFusionQ(learner, state_dim, goal_difference)
 
 
 def train(data_path: Path, out: Path, learner: LearnerConfig, updates: int, log_every: int = 500,
-          goal_difference: bool = False, relative: bool = False, object_centric: bool = False) -> dict:
+          goal_difference: bool = False, relative: bool = False, object_centric: bool = False,
+          object_action: bool = False) -> dict:
     """Train a state Q-network (:func:`state_q`) on the state data; writes out/q.pt and out/config.json,
     returns the last metrics."""
+    if object_action and not object_centric:
+        raise ConfigError("object_action extends the object-centric network: use it with object_centric")
     if object_centric and (relative or goal_difference):
         raise ConfigError("object_centric builds its own differences and relative positions: "
                           "use it without goal_difference and relative")
     torch.manual_seed(learner.seed)
     data, mean, std = load_transitions(data_path, relative)
-    q = state_q(learner, data.observations.shape[1], goal_difference, object_centric)
+    q = state_q(learner, data.observations.shape[1], goal_difference, object_centric, object_action)
     objective = ActionableModelsObjective(q, learner)
     sampler = GoalSampler(data, learner, np.random.default_rng(learner.seed))
     out.mkdir(parents=True, exist_ok=True)
@@ -165,7 +171,7 @@ def train(data_path: Path, out: Path, learner: LearnerConfig, updates: int, log_
     np.savez(out / "norm.npz", mean=mean, std=std)
     info = {"learner": asdict(learner), "updates": updates, "state_dim": int(data.observations.shape[1]),
             "goal_difference": goal_difference, "relative": relative, "object_centric": object_centric,
-            "seconds": time.monotonic() - started, "data": str(data_path),
+            "object_action": object_action, "seconds": time.monotonic() - started, "data": str(data_path),
             "history": history}
     (out / "config.json").write_text(json.dumps(info, indent=1))
     return metrics
@@ -215,7 +221,8 @@ def load_run(run: Path) -> tuple[VectorLateFusionQ, LearnerConfig, np.ndarray, n
     the relative features (:func:`features`)."""
     info = json.loads((run / "config.json").read_text())
     learner = LearnerConfig(**info["learner"])
-    q = state_q(learner, info["state_dim"], info.get("goal_difference", False), info.get("object_centric", False))
+    q = state_q(learner, info["state_dim"], info.get("goal_difference", False), info.get("object_centric", False),
+                info.get("object_action", False))
     q.load_state_dict(torch.load(run / "q.pt"))
     norm = np.load(run / "norm.npz")
     return q.eval(), learner, norm["mean"], norm["std"], info.get("relative", False)
@@ -661,7 +668,7 @@ def runs_table(runs: list[Path], name: str = "eval") -> str:
             ignored |= {"negative_temperature", "use_chaining"}
         changed = {k: v for k, v in learner.items() if v != defaults[k] and k not in ignored}
         setting = ", ".join(f"{k}={v}" for k, v in changed.items()) or "defaults"
-        for flag in ("relative", "goal_difference", "object_centric"):
+        for flag in ("relative", "goal_difference", "object_centric", "object_action"):
             if info.get(flag):
                 setting = (f"{flag}, " + setting) if setting != "defaults" else flag
         if info.get("policy") == "gcbc_mle":
@@ -740,6 +747,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="append each object's position relative to the pinch point to the input (features)")
     t.add_argument("--object-centric", action="store_true",
                    help="one encoder shared by every object's row (ObjectCentricVectorQ), instead of one MLP")
+    t.add_argument("--object-action", action="store_true",
+                   help="with --object-centric: every scored action also meets each object's encoding (ObjectActionQ)")
     t.add_argument("--out", type=Path, required=True)
     e = sub.add_parser("evaluate")
     e.add_argument("--run", type=Path, required=True)
@@ -805,11 +814,13 @@ def main(argv: list[str] | None = None) -> int:
         learner = LearnerConfig(**{"batch_size": args.batch_size, "seed": args.seed, **VARIANTS[args.variant],
                                    **_learner_overrides(args.set)})
         if args.variant == "gcbc_mle":
+            if args.object_action:
+                parser.error("--object-action shapes a Q-network's action scoring; gcbc_mle has none")
             train_mle_policy(args.data, args.out, learner, args.updates, relative=args.relative,
                              object_centric=args.object_centric)
         else:
             train(args.data, args.out, learner, args.updates, goal_difference=args.goal_difference,
-                  relative=args.relative, object_centric=args.object_centric)
+                  relative=args.relative, object_centric=args.object_centric, object_action=args.object_action)
     elif args.command == "pool":
         groups = {}
         for item in args.groups:

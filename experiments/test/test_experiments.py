@@ -202,6 +202,20 @@ def test_state_rung_collects_trains_evaluates_and_tabulates(tmp_path, capsys):
     with pytest.raises(ConfigError, match="object_centric"):
         state_rung.main(["train", "--data", str(data), "--updates", "1", "--object-centric", "--relative",
                          "--out", str(tmp_path / "bad")])
+    # the action meeting every object's encoding: saved, reloaded and acted on; only on the object-centric Q
+    assert state_rung.main(["train", "--data", str(data), "--updates", "2", "--batch-size", "8", "--object-centric",
+                            "--object-action", "--out", str(tmp_path / "oa")]) == 0
+    assert isinstance(state_rung.load_run(tmp_path / "oa")[0], state_rung.ObjectActionQ)
+    assert state_rung.main(["evaluate", "--run", str(tmp_path / "oa"), "--ensemble", str(tmp_path / "oa"),
+                            "--goals", "1", "--max-steps", "2", "--tasks", "reaching"]) == 0
+    capsys.readouterr()
+    assert state_rung.main(["table", str(tmp_path / "oa")]) == 0
+    assert "| oa | play | object_action, object_centric" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="object_action"):
+        state_rung.main(["train", "--data", str(data), "--updates", "1", "--object-action", "--out", str(tmp_path / "bad")])
+    with pytest.raises(SystemExit):
+        state_rung.main(["train", "--data", str(data), "--updates", "1", "--variant", "gcbc_mle", "--object-centric",
+                         "--object-action", "--out", str(tmp_path / "bad")])
 
 
 def test_state_rung_ensemble_averages_member_logits_and_refuses_other_inputs(tmp_path, capsys):

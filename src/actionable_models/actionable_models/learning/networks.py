@@ -203,6 +203,44 @@ class ObjectCentricVectorQ(LateFusionQ):
         return self.head_state(object_centric_embedding(self, obs, goal))
 
 
+class ObjectActionQ(ObjectCentricVectorQ):
+    """ObjectCentricVectorQ whose action also meets every object's encoding, as QT-Opt's network (the
+    paper's) merges the action into its conv features at every image position.
+
+    Late fusion adds the action to one summed state-goal embedding, so ranking two nearby motions by where
+    each leaves the pinch point relative to the goal's object has to be untangled from that sum by the head.
+    Here each object's encoding is projected to a ``width``-wide key u_i (in ``embed``), and every scored
+    action a meets each key: h_i = MLP(ReLU(u_i + W a)), summed over the objects and added to the head's
+    hidden layer. The objects' sum comes before the last (linear) projection, so a scored action costs
+    N small MLPs, not N heads. ``embed`` returns [late-fusion embedding (D), keys (N * width)] as one (B, .)
+    tensor, so every caller that embeds once and scores many actions (CEM, negatives, ensembles) is
+    unchanged. A state-rung diagnostic, as ObjectCentricVectorQ."""
+
+    def __init__(self, config: LearnerConfig, state_dim: int, width: int = 64, gripper_dim: int = 5,
+                 object_dim: int = 7) -> None:
+        super().__init__(config, state_dim, gripper_dim, object_dim)
+        d = config.embed_dim
+        self.width = width
+        self.object_key = nn.Linear(d, width)
+        self.object_action = nn.Linear(config.action_dim, width, bias=False)
+        self.object_mlp = nn.Sequential(nn.ReLU(inplace=True), nn.Linear(width, width), nn.ReLU(inplace=True))
+        self.object_out = nn.Linear(width, d, bias=False)
+
+    def embed(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        objects, gripper = object_centric_parts(self, obs, goal)
+        embedding = self.head_state(self.fuse(objects.sum(dim=1) + gripper))
+        return torch.cat([embedding, self.object_key(objects).flatten(1)], dim=-1)
+
+    def score(self, embedding: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        d = self.head_state.out_features
+        keys = embedding[:, d:].unflatten(1, (self.objects, self.width))  # (B, N, W)
+        weight = self.head_action.weight.t().expand(actions.shape[0], -1, -1)  # (B, A, D)
+        hidden = torch.baddbmm(embedding[:, :d].unsqueeze(1), actions, weight)  # (B, K, D)
+        meet = keys.unsqueeze(1) + self.object_action(actions).unsqueeze(2)  # (B, K, N, W)
+        hidden = hidden + self.object_out(self.object_mlp(meet).sum(dim=2))
+        return self.head(hidden).squeeze(-1)
+
+
 def add_object_centric_encoder(module: nn.Module, state_dim: int, d: int, gripper_dim: int = 5,
                                object_dim: int = 7) -> None:
     """Give ``module`` the layers of :func:`object_centric_embedding` (ObjectCentricVectorQ's layout)."""
@@ -220,6 +258,12 @@ def add_object_centric_encoder(module: nn.Module, state_dim: int, d: int, grippe
 def object_centric_embedding(module: nn.Module, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
     """(B, D) from state vectors (B, F): every object's row through the one shared encoder, summed, plus the
     gripper's encoding (the layers :func:`add_object_centric_encoder` gave ``module``)."""
+    objects, gripper = object_centric_parts(module, obs, goal)
+    return module.fuse(objects.sum(dim=1) + gripper)
+
+
+def object_centric_parts(module: nn.Module, obs: torch.Tensor, goal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The encodings :func:`object_centric_embedding` sums: every object's (B, N, D) and the gripper's (B, D)."""
     obs, goal = obs.float(), goal.float()
     g, k = module.gripper_dim, module.object_dim
     ee_obs, ee_goal = obs[:, :g], goal[:, :g]
@@ -227,9 +271,7 @@ def object_centric_embedding(module: nn.Module, obs: torch.Tensor, goal: torch.T
     o_goal = goal[:, g:].unflatten(1, (module.objects, k))
     rows = torch.cat([o_obs, o_goal, o_goal - o_obs, o_obs[..., :3] - ee_obs[:, None, :3],
                       o_goal[..., :3] - ee_goal[:, None, :3], module.slots.expand(len(obs), -1, -1)], dim=-1)
-    z = module.object_encoder(rows).sum(dim=1) + module.gripper_encoder(
-        torch.cat([ee_obs, ee_goal, ee_goal - ee_obs], dim=-1))
-    return module.fuse(z)
+    return module.object_encoder(rows), module.gripper_encoder(torch.cat([ee_obs, ee_goal, ee_goal - ee_obs], dim=-1))
 
 
 def make_q_network(config: LearnerConfig) -> nn.Module:
