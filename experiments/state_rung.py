@@ -274,6 +274,7 @@ def max_q(q: VectorLateFusionQ, learner: LearnerConfig, embedding: torch.Tensor,
     """CEM argmax_a Q per row of ``embedding`` (B, A) and its value as a probability (B,). ``search``:
     (iterations, samples, elites), the learner's by default; ``start``: cem_maximize's init_mean/init_std."""
     iterations, samples, elites = search or (learner.cem_iterations, learner.cem_samples, learner.cem_elites)
+    start.setdefault("init_std", torch.tensor(learner.cem_init_std))
     action, logit = cem_maximize(lambda a: q.score(embedding, a), len(embedding), learner.action_dim, iterations,
                                  samples, elites, generator=generator, binary_dims=learner.binary_dims, **start)
     return action, torch.sigmoid(logit)
@@ -790,6 +791,8 @@ def main(argv: list[str] | None = None) -> int:
     ep.add_argument("--task", default="container_placing", choices=tuple(EXPERT_FINISH))
     ep.add_argument("--goals", type=int, default=10)
     ep.add_argument("--ensemble", default="", help="more runs, RUN,RUN: the mean logit of all")
+    ep.add_argument("--base-seed", type=int, default=EVALUATION_BASE_SEED,
+                    help="first goal seed (validation goals: 200000, apart from the evaluation goals)")
     ho = sub.add_parser("handover", help="the expert drives each goal to a phase, then the policy: where closed loop fails")
     ho.add_argument("--run", type=Path, required=True)
     ho.add_argument("--ensemble", default="", help="more runs, RUN,RUN: CEM maximises the mean logit of all")
@@ -832,7 +835,7 @@ def main(argv: list[str] | None = None) -> int:
                                             ensemble=_run_list(args.ensemble)).items():
             print(f"{name:32s} {value:.3f}")
     elif args.command == "expert-path":
-        print(format_expert_path(expert_path_probe(args.run, args.task, args.goals,
+        print(format_expert_path(expert_path_probe(args.run, args.task, args.goals, args.base_seed,
                                                        ensemble=_run_list(args.ensemble))), end="")
     elif args.command == "handover":
         rows = handover(args.run, args.task, args.goals, tuple(args.phases.split(",")), args.max_steps,

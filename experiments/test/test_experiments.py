@@ -247,7 +247,7 @@ def test_state_rung_ensemble_averages_member_logits_and_refuses_other_inputs(tmp
                             "--goals", "1", "--base-seed", "200000"]) == 0
     assert "max Q, empty gripper at goal's" in capsys.readouterr().out
     assert state_rung.main(["expert-path", "--run", str(runs[0]), "--ensemble", str(runs[1]),
-                            "--task", "instance_grasping", "--goals", "1"]) == 0
+                            "--task", "instance_grasping", "--goals", "1", "--base-seed", "200000"]) == 0
     assert capsys.readouterr().out.splitlines()[2].startswith("| 1 | ")
     # the expert drives to a phase, then the ensemble: a row per phase; at 'start' the expert takes no step
     assert state_rung.main(["handover", "--run", str(runs[0]), "--ensemble", str(runs[1]), "--task", "rearrangement",
@@ -263,3 +263,21 @@ def test_state_rung_ensemble_averages_member_logits_and_refuses_other_inputs(tmp
                             "--goal-difference", "--out", str(rel)]) == 0
     with pytest.raises(SystemExit, match="trained on other data or input"):
         state_rung.load_ensemble([runs[0], rel])
+
+
+def test_state_rung_cem_starts_as_wide_as_cem_init_std():
+    """The policy's CEM draws its first samples with LearnerConfig.cem_init_std: the best of 8 samples toward
+    the box's face reaches it at 2.0 (a clipped sample lands there with probability 0.31), not at 0.5 (0.02)."""
+    import state_rung
+    from actionable_models.learning.config import LearnerConfig
+
+    class Linear:  # Q rises along the first motion component: the best actions have it at 1
+        def score(self, embedding, actions):
+            return actions[..., 0]
+
+    reached = {}
+    for std in (0.5, 2.0):
+        learner = LearnerConfig(cem_iterations=1, cem_samples=8, cem_elites=2, cem_init_std=std)
+        action, _ = state_rung.max_q(Linear(), learner, torch.zeros(64, 1), torch.Generator().manual_seed(0))
+        reached[std] = float(action[:, 0].mean())
+    assert reached[2.0] > 0.9 > 0.8 > reached[0.5] > 0.5

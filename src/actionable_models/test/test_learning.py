@@ -195,7 +195,8 @@ def test_update_learns_and_stops_on_nan():
 
 
 @pytest.mark.parametrize("field,value", [("fusion", "middle"), ("method", "ppo"), ("image_size", 40),
-                                         ("gamma", 1.5), ("cem_elites", 500), ("num_negatives", 100)])
+                                         ("gamma", 1.5), ("cem_elites", 500), ("num_negatives", 100),
+                                         ("cem_init_std", 0.0)])
 def test_bad_learner_config_is_named(field, value):
     with pytest.raises(ConfigError, match=field):
         LearnerConfig(**{field: value})

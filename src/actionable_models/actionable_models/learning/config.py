@@ -114,6 +114,8 @@ class LearnerConfig:
     """CEM samples per iteration."""
     cem_elites: int = 6
     """CEM elites refitted per iteration."""
+    cem_init_std: float = 0.5
+    """Std of CEM's first samples, around zero motion (then clipped to the box)."""
     target_cem_std: float = 0.0
     """0: the target's CEM max starts from N(0, 0.5^2), as the policy's does; > 0: from the action the data
     took next, its motion spread by this std (on/off components by 1): a max over the actions near the
@@ -177,6 +179,8 @@ class LearnerConfig:
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
         if not 0.0 <= self.relative_target_weight < 1.0:
             raise ConfigError(f"relative_target_weight must be in [0, 1), got {self.relative_target_weight!r}")
+        if not self.cem_init_std > 0.0:
+            raise ConfigError(f"cem_init_std must be > 0, got {self.cem_init_std!r}")
         if not 0.0 <= self.target_cem_std:
             raise ConfigError(f"target_cem_std must be >= 0, got {self.target_cem_std!r}")
         if not 0.0 <= self.relabel_uniform_fraction <= 1.0:

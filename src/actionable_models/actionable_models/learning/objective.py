@@ -128,7 +128,7 @@ class ActionableModelsObjective:
         if len(rows):
             with record_function("am/cem_targets"):
                 sub = embedding[rows]
-                start = {}
+                start = {"init_std": torch.tensor(c.cem_init_std)}
                 if c.target_cem_std > 0.0 and next_action is not None:
                     # The max near what the data did next: less room for the actions no data ever rated.
                     std = torch.full((c.action_dim,), 1.0, device=self.device)
@@ -198,8 +198,8 @@ class ActionableModelsObjective:
         if c.negative_cem_fraction > 0.0:
             j = torch.arange(c.negative_candidates)
             like_cem = torch.floor((j + 1) * c.negative_cem_fraction) > torch.floor(j * c.negative_cem_fraction)
-            gaussian = 0.5 * torch.randn(data_action.shape[0], int(like_cem.sum()), c.motion_dims,
-                                         generator=self.generator)
+            gaussian = c.cem_init_std * torch.randn(data_action.shape[0], int(like_cem.sum()), c.motion_dims,
+                                                    generator=self.generator)
             candidates[:, like_cem, :c.motion_dims] = gaussian.clamp(-1.0, 1.0)
         candidates = snap_binary(candidates.to(self.device), c.binary_dims)
         motion_only = int(round(c.negative_motion_fraction * c.negative_candidates))
@@ -213,7 +213,7 @@ class ActionableModelsObjective:
         c = self.config
         found, _ = cem_maximize(lambda acts: self.q.score(embedding, acts), embedding.shape[0], c.action_dim,
                                 c.cem_iterations, c.cem_samples, c.cem_elites, generator=self.generator,
-                                device=self.device, binary_dims=c.binary_dims)
+                                device=self.device, binary_dims=c.binary_dims, init_std=torch.tensor(c.cem_init_std))
         return found.unsqueeze(1)
 
     @torch.no_grad()
