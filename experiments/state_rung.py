@@ -274,7 +274,7 @@ def max_q(q: VectorLateFusionQ, learner: LearnerConfig, embedding: torch.Tensor,
     """CEM argmax_a Q per row of ``embedding`` (B, A) and its value as a probability (B,). ``search``:
     (iterations, samples, elites), the learner's by default; ``start``: cem_maximize's init_mean/init_std."""
     iterations, samples, elites = search or (learner.cem_iterations, learner.cem_samples, learner.cem_elites)
-    start.setdefault("init_std", torch.tensor(learner.cem_init_std))
+    start.setdefault("init_std", learner.cem_init_std)
     action, logit = cem_maximize(lambda a: q.score(embedding, a), len(embedding), learner.action_dim, iterations,
                                  samples, elites, generator=generator, binary_dims=learner.binary_dims, **start)
     return action, torch.sigmoid(logit)

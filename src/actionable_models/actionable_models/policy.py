@@ -164,7 +164,7 @@ class GoalReachingPolicy:
                                      c.cem_iterations or lc.cem_iterations, c.cem_samples or lc.cem_samples,
                                      min(c.cem_elites or lc.cem_elites, c.cem_samples or lc.cem_samples),
                                      generator=self.generator, device=self.device, binary_dims=lc.binary_dims,
-                                     init_std=torch.tensor(lc.cem_init_std))
+                                     init_std=lc.cem_init_std)
         action = action[0].cpu().numpy()
         q = float(torch.sigmoid(logit[0]))
         pos, yaw, gripper, terminate = self.spec.to_command(action, ee_pos, ee_yaw)

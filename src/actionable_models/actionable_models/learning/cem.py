@@ -18,13 +18,13 @@ def snap_binary(actions: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
 def cem_maximize(score: Callable[[torch.Tensor], torch.Tensor], batch: int, action_dim: int, iterations: int,
                  samples: int, elites: int, generator: torch.Generator | None = None,
                  device: torch.device | str = "cpu", binary_dims: tuple[int, ...] = (),
-                 init_mean: torch.Tensor | None = None, init_std: torch.Tensor | None = None
+                 init_mean: torch.Tensor | None = None, init_std: torch.Tensor | float | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Approximate argmax_a score(a) per batch row.
 
     ``score`` maps actions (B, N, A) to values (B, N). Starts from N(0, 0.5^2) clipped to the box (or from
-    N(``init_mean``, ``init_std``^2), each (B, A) or (A,), e.g. a behaviour policy's proposal), refits mean
-    and std to the elites each iteration. Components in ``binary_dims`` are snapped to -1 or +1 (by
+    N(``init_mean``, ``init_std``^2), each (B, A), (A,) or a number, e.g. a behaviour policy's proposal or
+    LearnerConfig.cem_init_std), refits mean and std to the elites each iteration. Components in ``binary_dims`` are snapped to -1 or +1 (by
     sign) before scoring: on/off commands such as the gripper and terminate, which the data holds only at
     the box's corners, where clipped Gaussian samples almost never land together. Returns the best action
     seen (B, A) and its score (B,).
@@ -34,7 +34,7 @@ def cem_maximize(score: Callable[[torch.Tensor], torch.Tensor], batch: int, acti
     if init_mean is not None:
         mean = mean + init_mean.to(device)
     if init_std is not None:
-        std = torch.zeros_like(std) + init_std.to(device)
+        std = torch.zeros_like(std) + torch.as_tensor(init_std, device=device)
     best_value = torch.full((batch,), -torch.inf, device=device)
     best_action = torch.zeros(batch, action_dim, device=device)
     rows = torch.arange(batch, device=device)

@@ -117,7 +117,7 @@ class LearnerConfig:
     cem_init_std: float = 0.5
     """Std of CEM's first samples, around zero motion (then clipped to the box)."""
     target_cem_std: float = 0.0
-    """0: the target's CEM max starts from N(0, 0.5^2), as the policy's does; > 0: from the action the data
+    """0: the target's CEM max starts from N(0, cem_init_std^2), as the policy's does; > 0: from the action the data
     took next, its motion spread by this std (on/off components by 1): a max over the actions near the
     data's, where Q was trained, against the overestimation of actions no data rated."""
     relative_target_weight: float = 0.0

@@ -84,7 +84,7 @@ def diagnose(q: nn.Module, learner: LearnerConfig, data: Transitions, distances=
         cem_action, _ = cem_maximize(lambda a: q.score(embedding, a), n, learner.action_dim,
                                      learner.cem_iterations, learner.cem_samples, learner.cem_elites,
                                      generator=generator, device=device, binary_dims=learner.binary_dims,
-                                     init_std=torch.tensor(learner.cem_init_std))
+                                     init_std=learner.cem_init_std)
         cem_samples = (torch.randn(n, learner.cem_samples, learner.action_dim, generator=generator)
                        * learner.cem_init_std).clamp(-1, 1)
         uniform, cem_samples = (snap_binary(a, learner.binary_dims).to(device) for a in (uniform, cem_samples))

@@ -128,7 +128,7 @@ class ActionableModelsObjective:
         if len(rows):
             with record_function("am/cem_targets"):
                 sub = embedding[rows]
-                start = {"init_std": torch.tensor(c.cem_init_std)}
+                start = {"init_std": c.cem_init_std}
                 if c.target_cem_std > 0.0 and next_action is not None:
                     # The max near what the data did next: less room for the actions no data ever rated.
                     std = torch.full((c.action_dim,), 1.0, device=self.device)
@@ -213,7 +213,7 @@ class ActionableModelsObjective:
         c = self.config
         found, _ = cem_maximize(lambda acts: self.q.score(embedding, acts), embedding.shape[0], c.action_dim,
                                 c.cem_iterations, c.cem_samples, c.cem_elites, generator=self.generator,
-                                device=self.device, binary_dims=c.binary_dims, init_std=torch.tensor(c.cem_init_std))
+                                device=self.device, binary_dims=c.binary_dims, init_std=c.cem_init_std)
         return found.unsqueeze(1)
 
     @torch.no_grad()
