@@ -455,6 +455,58 @@ def evaluate(run: Path, goals: int, max_steps: int, base_seed: int = EVALUATION_
     return rows
 
 
+ROLLOUT_BASE_SEED = 300000
+"""Goals the policy is rolled out toward to record its own experience (``rollouts``): seeds of neither the
+evaluation (100000-) nor the validation (200000-) goals."""
+
+
+def record_rollouts(run: Path, goals: int, max_steps: int, base_seed: int = ROLLOUT_BASE_SEED,
+                    tasks: tuple[str, ...] = TASKS, **policy_options) -> dict:
+    """The policy's own rollouts toward ``goals`` generated goals per task, as play data (collect's format).
+
+    Each rollout is one episode of ``max_steps`` commands: the state vectors it passed, the action of each
+    command the cell received (clipped to the workspace, as it ran; ActionSpec.from_command), and the last
+    frame with a stay action, as play_steps records it. The goals themselves are not stored: like play, the data is unlabelled and
+    the learner relabels it. ``scene`` holds each episode's goal seed."""
+    policy = build_policy(run, **policy_options)
+    cell = Cell(CellConfig(image_width=32, image_height=32))
+    spec = ActionSpec()
+    obs, actions, episode, last, scene = [], [], [], [], []
+    started = time.monotonic()
+    try:
+        for task in tasks:
+            for goal, _ in task_goals(cell, task, goals, base_seed):
+                index, seed = len(set(episode)), goal.spec.seed
+                policy.set_goal(goal.state)
+                for _ in range(max_steps):
+                    state = cell.scene_state()
+                    # Its terminate is not obeyed: what the arm does after it would have stopped is experience too.
+                    pos, yaw, gripper, _ = policy.decide(state)
+                    lo, hi = cell.config.workspace_min, cell.config.workspace_max
+                    pos, yaw = np.clip(pos, lo, hi), float(np.clip(yaw, *cell.config.yaw_limits))
+                    obs.append(state_vector(state))
+                    actions.append(spec.from_command(pos, yaw, gripper, state.ee_pos, state.ee_yaw))
+                    episode.append(index)
+                    last.append(False)
+                    scene.append(seed)
+                    cell.set_command(pos, yaw, gripper)
+                    cell.step()
+                state = cell.scene_state()
+                ee_pos, ee_yaw = cell.ee_pose()
+                obs.append(state_vector(state))
+                actions.append(spec.normalize(ee_pos, ee_yaw, state.gripper, ee_pos, ee_yaw))
+                episode.append(index)
+                last.append(True)
+                scene.append(seed)
+            print(f"[state rollouts] {task}: {len(set(episode))} episodes, {len(obs)} frames, "
+                  f"{time.monotonic() - started:.0f} s", flush=True)
+    finally:
+        cell.close()
+    return {"obs": np.stack(obs), "actions": np.stack(actions).astype(np.float32),
+            "episode": np.asarray(episode, np.int32), "is_last": np.asarray(last, bool),
+            "scene": np.asarray(scene, np.int64)}
+
+
 HANDOVER_PHASES = ("start", "descend", "close", "lift", "carry", "lower")
 """Where the expert hands over: at the start (the policy alone), or when its script enters that phase."""
 
@@ -802,6 +854,15 @@ def main(argv: list[str] | None = None) -> int:
     ho.add_argument("--phases", default=",".join(HANDOVER_PHASES))
     ho.add_argument("--base-seed", type=int, default=EVALUATION_BASE_SEED)
     ho.add_argument("--name", default="handover", help="results file RUN/NAME.json (default handover.json)")
+    ro = sub.add_parser("rollouts", help="record the policy's own rollouts toward goals as play data (.npz)")
+    ro.add_argument("--run", type=Path, required=True)
+    ro.add_argument("--ensemble", default="", help="more runs, RUN,RUN: CEM maximises the mean logit of all")
+    ro.add_argument("--goals", type=int, default=100, help="goals per task")
+    ro.add_argument("--max-steps", type=int, default=50)
+    ro.add_argument("--tasks", default=",".join(TASKS))
+    ro.add_argument("--base-seed", type=int, default=ROLLOUT_BASE_SEED,
+                    help="first goal seed (default: neither evaluation nor validation goals)")
+    ro.add_argument("--out", type=Path, required=True)
     pl = sub.add_parser("pool", help="success pooled over the seeds of each variant: LABEL=RUN,RUN,...")
     pl.add_argument("groups", nargs="+")
     pl.add_argument("--name", default="eval", help="the results file of each run, RUN/NAME.json (default eval)")
@@ -824,6 +885,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             train(args.data, args.out, learner, args.updates, goal_difference=args.goal_difference,
                   relative=args.relative, object_centric=args.object_centric, object_action=args.object_action)
+    elif args.command == "rollouts":
+        if args.base_seed < ROLLOUT_BASE_SEED and args.base_seed + args.goals > EVALUATION_BASE_SEED:
+            parser.error(f"--base-seed {args.base_seed}: rollouts toward evaluation or validation goals would "
+                         f"train on them; use seeds from {ROLLOUT_BASE_SEED}")
+        arrays = record_rollouts(args.run, args.goals, args.max_steps, args.base_seed,
+                                 tuple(args.tasks.split(",")), ensemble=_run_list(args.ensemble))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(args.out, **arrays)
+        print(f"[state rollouts] wrote {args.out} ({len(arrays['obs'])} frames)")
     elif args.command == "pool":
         groups = {}
         for item in args.groups:

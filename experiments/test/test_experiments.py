@@ -281,3 +281,42 @@ def test_state_rung_cem_starts_as_wide_as_cem_init_std():
         action, _ = state_rung.max_q(Linear(), learner, torch.zeros(64, 1), torch.Generator().manual_seed(0))
         reached[std] = float(action[:, 0].mean())
     assert reached[2.0] > 0.9 > 0.8 > reached[0.5] > 0.5
+
+
+def test_state_rung_records_the_policys_rollouts_as_play_data(tmp_path, capsys):
+    """rollouts writes collect's format: one episode per goal, the commanded actions, a last frame; replaying
+    the recorded actions in the cell from the goal's start scene passes the recorded states again."""
+    import state_rung
+    from actionable_models.actions import ActionSpec
+    from actionable_models.sim.cell import Cell
+    from actionable_models.sim.config import CellConfig
+    from actionable_models.sim.goals import generate_goal
+
+    data, run, out = tmp_path / "play.npz", tmp_path / "run", tmp_path / "rollouts.npz"
+    assert state_rung.main(["collect", "--episodes", "2", "--steps", "6", "--out", str(data)]) == 0
+    assert state_rung.main(["train", "--data", str(data), "--updates", "2", "--batch-size", "8", "--object-centric",
+                            "--out", str(run)]) == 0
+    assert state_rung.main(["rollouts", "--run", str(run), "--goals", "2", "--max-steps", "4",
+                            "--tasks", "instance_grasping", "--out", str(out)]) == 0
+    with np.load(out) as rolled, np.load(data) as play:
+        assert set(rolled.files) == set(play.files)
+        assert rolled["episode"].tolist() == [0] * 5 + [1] * 5 and rolled["is_last"].sum() == 2
+        assert rolled["scene"].tolist() == [300000] * 5 + [300001] * 5
+        obs, actions = rolled["obs"], rolled["actions"]
+    cell = Cell(CellConfig(image_width=32, image_height=32))
+    try:
+        goal = generate_goal(cell, "instance_grasping", 300000)
+        cell.reset(300000, goal.spec.layout)
+        spec = ActionSpec()
+        for t in range(4):
+            state = cell.scene_state()
+            np.testing.assert_allclose(state_rung.state_vector(state), obs[t], atol=1e-5)
+            pos, yaw, gripper, _ = spec.to_command(actions[t], state.ee_pos, state.ee_yaw)
+            cell.set_command(pos, yaw, gripper)
+            cell.step()
+        np.testing.assert_allclose(state_rung.state_vector(cell.scene_state()), obs[4], atol=1e-4)
+    finally:
+        cell.close()
+    with pytest.raises(SystemExit):
+        state_rung.main(["rollouts", "--run", str(run), "--goals", "2", "--base-seed", "100000", "--out", str(out)])
+    assert "would train on them" in capsys.readouterr().err

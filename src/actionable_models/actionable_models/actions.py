@@ -52,6 +52,20 @@ class ActionSpec:
         action[TERMINATE] = 1.0 if terminate else -1.0
         return np.clip(action, -1.0, 1.0)
 
+    def from_command(self, target_pos: np.ndarray, target_yaw: float, gripper: float, ee_pos: np.ndarray,
+                     ee_yaw: float) -> np.ndarray:
+        """The normalised action (6,) float32 whose :meth:`to_command` is this command, exactly, for a target
+        within one step of the measured pose (per axis): unlike :meth:`normalize`, which shortens a far
+        target's delta to one step's length, it keeps each axis's delta, so a policy's own commands are
+        recorded as the actions it chose. Axes beyond one step are clipped to +-1; terminate is off."""
+        action = np.empty(ACTION_DIM, dtype=np.float32)
+        action[TRANSLATION] = (np.asarray(target_pos, dtype=float) - np.asarray(ee_pos, dtype=float)) \
+            / self.max_translation_m
+        action[YAW] = (float(target_yaw) - float(ee_yaw)) / self.max_yaw_rad
+        action[GRIPPER] = 2.0 * float(gripper) - 1.0
+        action[TERMINATE] = -1.0
+        return np.clip(action, -1.0, 1.0)
+
     def to_command(self, action: np.ndarray, ee_pos: np.ndarray,
                    ee_yaw: float) -> tuple[np.ndarray, float, float, bool]:
         """Absolute target (position, yaw), gripper closure 0..1 and terminate flag of a normalised action."""

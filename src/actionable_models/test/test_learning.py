@@ -215,6 +215,19 @@ def test_far_targets_keep_their_direction_in_the_normalised_action():
     assert np.allclose(pos, [0.01, -0.02, 0.0]) and yaw == pytest.approx(0.1) and gripper == 0.0 and not terminate
 
 
+def test_from_command_inverts_to_command_where_normalize_shortens_the_step():
+    from actionable_models.actions import ActionSpec
+
+    spec = ActionSpec(max_translation_m=0.05, max_yaw_rad=0.3)
+    action = np.array([1.0, -1.0, 0.6, -0.5, 1.0, -1.0], dtype=np.float32)  # a corner: longer than one step
+    ee_pos, ee_yaw = np.array([0.4, 0.1, 0.2]), 0.3
+    pos, yaw, gripper, _ = spec.to_command(action, ee_pos, ee_yaw)
+    np.testing.assert_allclose(spec.from_command(pos, yaw, gripper, ee_pos, ee_yaw), action, atol=1e-6)
+    assert np.linalg.norm(spec.normalize(pos, yaw, gripper, ee_pos, ee_yaw)[:3]) == pytest.approx(1.0)
+    beyond = spec.from_command(ee_pos + [0.2, 0.0, 0.0], ee_yaw, 0.0, ee_pos, ee_yaw)
+    assert beyond.tolist() == [1.0, 0.0, 0.0, 0.0, -1.0, -1.0]
+
+
 def test_the_logged_next_action_bounds_the_max_from_below():
     objective, config = _objective(cem_iterations=1, cem_samples=4, cem_elites=2)
 
