@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import torch
 from actionable_models.errors import ConfigError
 from actionable_models.learning.cem import cem_maximize
 from actionable_models.learning.config import LearnerConfig
-from actionable_models.learning.networks import EarlyFusionQ, LateFusionQ, make_q_network
+from actionable_models.learning.networks import EarlyFusionQ, LateFusionQ, PairFusionQ, make_q_network
 from actionable_models.learning.objective import ActionableModelsObjective, random_shift, to_tensors
 from actionable_models.learning.sampler import GoalSampler, Transitions
 
@@ -496,7 +497,7 @@ def test_proprio_scaling_uses_the_cells_workspace_constants():
         proprio.proprio_vector(np.zeros((2, 3)), np.zeros(2))
 
 
-@pytest.mark.parametrize("cls", [LateFusionQ, EarlyFusionQ])
+@pytest.mark.parametrize("cls", [LateFusionQ, EarlyFusionQ, PairFusionQ])
 def test_networks_with_proprio_take_it_and_read_the_closure(cls):
     from actionable_models.learning.networks import VectorLateFusionQ
 
@@ -533,7 +534,7 @@ def test_a_network_without_proprio_initialises_as_before():
     assert with_proprio.fuse[0].in_features == plain.fuse[0].in_features + 64
 
 
-@pytest.mark.parametrize("fusion", ["late", "early"])
+@pytest.mark.parametrize("fusion", ["late", "early", "pair"])
 def test_update_with_proprio_learns_through_the_proprio_encoder(fusion):
     data = proprio_transitions()
     objective, config = _objective(learning_rate=1e-3, use_proprio=True, fusion=fusion)
@@ -763,3 +764,61 @@ def test_a_config_from_before_a_field_loads_with_the_behaviour_it_was_trained_wi
     assert not config.binary_gripper_terminate and config.binary_dims == ()  # CEM did not snap on/off commands
     assert config.chain_bootstrap == "max" and not config.use_proprio
     assert learner_config_from_json(json.dumps(dataclasses.asdict(LearnerConfig()))) == LearnerConfig()
+
+
+def test_spatial_softmax_keypoints_sit_where_the_feature_is():
+    """Each keypoint is its map's expected (x, y) in [-1, 1]: a single peaked position gives that position,
+    and shifting the peak moves the keypoint by the shift."""
+    from actionable_models.learning.networks import SpatialSoftmax
+
+    kp = SpatialSoftmax(1, 1)
+    with torch.no_grad():
+        kp.project.weight.fill_(1.0)
+        kp.project.bias.zero_()
+        kp.log_temperature.fill_(math.log(0.01))  # sharp: the softmax is the peak alone
+    features = torch.zeros(2, 1, 5, 9)
+    features[0, 0, 1, 2] = 1.0  # row 1 of 5, column 2 of 9
+    features[1, 0, 4, 8] = 1.0  # the bottom-right corner
+    points = kp(features)
+    np.testing.assert_allclose(points.detach().numpy(), [[-0.5, -0.5], [1.0, 1.0]], atol=1e-4)
+
+
+def test_image_keypoints_join_the_encoder_without_changing_a_network_without_them():
+    torch.manual_seed(0)
+    plain = LateFusionQ(LearnerConfig(**SMALL))
+    torch.manual_seed(0)
+    with_kp = LateFusionQ(LearnerConfig(**SMALL, image_keypoints=8))
+    assert not any("keypoints" in name for name in plain.state_dict())
+    assert torch.equal(plain.encoder.convs[0][0].weight, with_kp.encoder.convs[0][0].weight)
+    assert with_kp.encoder.out[1].in_features == plain.encoder.out[1].in_features + 16
+    images = torch.randint(0, 256, (3, 3, SMALL["image_size"], SMALL["image_size"]), dtype=torch.uint8)
+    logits = with_kp(images, images, torch.zeros(3, 2, 6))
+    logits.sum().backward()
+    assert logits.shape == (3, 2) and with_kp.encoder.keypoints.project.weight.grad.abs().sum() > 0
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ConfigError, match="image_keypoints"):
+            LearnerConfig(image_keypoints=bad)
+    with pytest.raises(ConfigError, match="pair-fusion image encoder"):
+        LearnerConfig(image_keypoints=4, fusion="early")
+
+
+def test_pair_fusion_stacks_the_images_and_shifts_them_as_one():
+    """Pair fusion: one encoder over the 6-channel (observation, goal) stack, so swapping the two changes Q;
+    in an update the observation, goal and next observation get the same random shift (pixels aligned)."""
+    torch.manual_seed(0)
+    q = PairFusionQ(LearnerConfig(**SMALL, fusion="pair"))
+    assert q.encoder.convs[0][0].weight.shape[1] == 6
+    a, b = (torch.randint(0, 255, (2, 3, 16, 16), dtype=torch.uint8) for _ in range(2))
+    actions = torch.rand(2, 5, 6) * 2 - 1
+    assert q(a, b, actions).shape == (2, 5) and not torch.allclose(q(a, b, actions), q(b, a, actions))
+    data = tiny_transitions()
+    objective, config = _objective(fusion="pair", augment_pad=2)
+    arrays = GoalSampler(data, config, np.random.default_rng(0)).sample(8).arrays(data)
+    for key in ("goal", "next_obs"):
+        arrays[key] = arrays["obs"].copy()
+    seen = []
+    embed = objective.q.embed
+    objective.q.embed = lambda obs, goal, proprio=None: seen.append((obs, goal)) or embed(obs, goal, proprio)
+    objective.update(to_tensors(arrays))
+    obs, goal = seen[0]
+    assert torch.equal(obs, goal) and not torch.equal(obs, to_tensors(arrays)["obs"])  # shifted, and alike

@@ -344,6 +344,35 @@ def plot_training_curve(metrics_jsonl: Path, out_png: Path) -> Path:
     return out_png
 
 
+MAIN_OWNS = {"dataset": "--out", "run_dir": "--out", "steps": "--train-steps", "batch_size": "--batch-size",
+             "image_size": "--image-size", "checkpoint_every": "--train-steps", "log_every": "--train-steps"}
+"""Trainer parameters that am main sets itself, with the option that sets them."""
+
+
+def main_learner_overrides(items: list[str]) -> dict[str, Any]:
+    """``am main --set trainer.PARAM=VALUE``: trainer parameters over config/train.yaml's, checked by name
+    before any work (the values are checked with the rest of the config when training starts)."""
+    from dataclasses import fields
+
+    from actionable_models.learning.config import LearnerConfig
+
+    overrides = parse_overrides(items)
+    others = sorted(set(overrides) - {"trainer"})
+    if others:
+        raise ConfigFileError(f"am main --set takes trainer.PARAM=VALUE only (the learner's fields), got "
+                              f"{', '.join(others)}")
+    params = overrides.get("trainer", {})
+    for key in params:
+        if key in MAIN_OWNS:
+            raise ConfigFileError(f"am main --set trainer.{key}: am main sets {key} itself; use {MAIN_OWNS[key]}")
+    learner_keys = {f.name for f in fields(LearnerConfig)}
+    unknown = sorted(set(params) - learner_keys)
+    if unknown:
+        raise ConfigFileError(f"am main --set: unknown learner field{'s' if len(unknown) > 1 else ''} "
+                              f"{', '.join(unknown)}; known: {', '.join(sorted(learner_keys))}")
+    return params
+
+
 def _cmd_main(args: argparse.Namespace) -> int:
     import time
 
@@ -363,13 +392,20 @@ def _cmd_main(args: argparse.Namespace) -> int:
           flush=True)
     camera = {"image_width": size, "image_height": size}
 
+    learner_overrides = main_learner_overrides(args.set)
     collect_options = {"episodes": args.episodes, "steps": args.steps, "seed": args.seed, "image_size": size}
     train_options = {"train_steps": args.train_steps, "batch_size": args.batch_size}
+    if learner_overrides:  # only then, so that a folder from before --set is still reused
+        train_options["set"] = learner_overrides
     if args.fresh:
         removed = main_state.remove_outputs(out)
         if removed:
             print(f"[am main] --fresh: removed {', '.join(removed)} from {out}", flush=True)
     done = main_state.plan(out, collect_options, train_options)  # refuses here, before any work
+    settings = trainer_settings(find_config("train"), {  # a bad --set value is refused here too
+        "dataset": str(out / "play"), "run_dir": str(out / "run"), "steps": args.train_steps,
+        "image_size": 64, "batch_size": args.batch_size, "checkpoint_every": args.train_steps,
+        "log_every": max(1, args.train_steps // 50), **learner_overrides})
 
     if done["collect"]:
         print(f"[am main] 1/3 collect: reusing the {args.episodes} episodes in {out / 'play'} (same options)",
@@ -386,10 +422,6 @@ def _cmd_main(args: argparse.Namespace) -> int:
 
     print("[am main] 2/3 train" + (f": reusing the run in {out / 'run'} (same options)" if done["train"] else ""),
           flush=True)
-    settings = trainer_settings(find_config("train"), {
-        "dataset": str(out / "play"), "run_dir": str(out / "run"), "steps": args.train_steps,
-        "image_size": 64, "batch_size": args.batch_size, "checkpoint_every": args.train_steps,
-        "log_every": max(1, args.train_steps // 50)})
 
     try:
         trained = train(settings["dataset"], settings["run_dir"], settings["learner"], settings["schedule"],
@@ -512,6 +544,8 @@ def main(argv: list[str] | None = None) -> int:
     main_p.add_argument("--eval-steps", type=positive_int, default=50,
                         help="control steps per goal (default 50: twice the expert's longest task, 24 steps)")
     main_p.add_argument("--image-size", type=positive_int, default=64, help="camera size of the sim cell (default 64)")
+    main_p.add_argument("--set", action="append", default=[], metavar="trainer.PARAM=VALUE",
+                        help="a learner field over config/train.yaml's, e.g. trainer.use_proprio=true (repeatable)")
     main_p.add_argument("--fresh", action="store_true",
                         help="start over: remove what an earlier am main wrote into --out (play/, run/, eval/) "
                              "first; without it a rerun reuses the collection and run made with the same options "

@@ -40,3 +40,21 @@ def test_fresh_removes_only_what_am_main_writes(tmp_path):
     assert plan(tmp_path, COLLECT, TRAIN) == {"collect": False, "train": False}
     with pytest.raises(OutFolderError, match="is a file"):
         plan(tmp_path / "notes.md", COLLECT, TRAIN)
+
+
+def test_main_set_takes_learner_fields_only_and_refuses_before_any_work(tmp_path):
+    """am main --set trainer.PARAM=VALUE: learner fields pass through; what am main sets itself, other
+    nodes and unknown names are refused by name, and a bad value is refused before anything is written."""
+    from am_bringup.cli import main, main_learner_overrides
+    from am_bringup.configs import ConfigFileError
+
+    assert main_learner_overrides(["trainer.use_proprio=true", "trainer.image_keypoints=16"]) == {
+        "use_proprio": True, "image_keypoints": 16}
+    assert main_learner_overrides([]) == {}
+    for item, message in (("trainer.steps=3", "use --train-steps"), ("sim_cell.seed=3", "trainer.PARAM=VALUE only"),
+                          ("trainer.gama=0.9", "unknown learner field gama")):
+        with pytest.raises(ConfigFileError, match=message):
+            main_learner_overrides([item])
+    out = tmp_path / "main"
+    assert main(["main", "--out", str(out), "--set", "trainer.image_keypoints=-1"]) == 2
+    assert not out.exists()

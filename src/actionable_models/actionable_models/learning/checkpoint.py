@@ -48,7 +48,8 @@ class CheckpointInfo:
 LEGACY_FIELDS = {"use_proprio": False, "relabel_uniform_fraction": 0.0, "relabel_bootstrap": "max",
                  "negative_cem_fraction": 0.0, "negative_cem_search": False, "target_cem_std": 0.0,
                  "relative_target_weight": 0.0, "clipped_double_q": False, "negative_scale": "probability",
-                 "binary_gripper_terminate": False, "chain_bootstrap": "max", "cem_init_std": 0.5}
+                 "binary_gripper_terminate": False, "chain_bootstrap": "max", "cem_init_std": 0.5,
+                 "image_keypoints": 0}
 
 
 def learner_config_from_json(text: str) -> LearnerConfig:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from actionable_models.errors import ConfigError
 
-FUSIONS = ("late", "early")
+FUSIONS = ("late", "early", "pair")
 PRECISIONS = ("auto", "fp32", "bf16")
 CHAIN_SCOPES = ("scene", "dataset")
 CHAIN_BOOTSTRAPS = ("max", "logged")
@@ -21,7 +21,10 @@ class LearnerConfig:
     """'actionable_models' (the Q-learning objective) or 'gcbc' (goal-conditioned behaviour cloning)."""
     fusion: str = "late"
     """'late': images encoded once per sample, a small head scores many actions; 'early': goal and
-    observation stacked, the action merged into the conv features (QT-Opt), every action re-runs the convs."""
+    observation stacked, the action merged into the conv features (QT-Opt), every action re-runs the convs;
+    'pair': goal and observation stacked (6 channels) through one encoder, the action scored by late fusion's
+    small head, so the convs compare the two images pixel by pixel (where a 3 px object moved) and run once
+    per sample; observation, goal and next observation then share one random shift."""
     image_size: int = 64
     """Side of the square training images (must match the dataset)."""
     action_dim: int = 6
@@ -143,6 +146,11 @@ class LearnerConfig:
     The goal gets none (a goal is an image only). From pixels alone the CEM argmax's gripper command agreed
     with the data's only at chance (docs/learning.md); the QT-Opt lineage feeds the gripper state the same
     way. Image networks only (late and early fusion); a policy of such a checkpoint needs the closure."""
+    image_keypoints: int = 0
+    """0: the image encoder flattens its last feature map (4 x 4 at 64 px) into the embedding. K > 0: it also
+    reads K spatial-softmax keypoints (the expected image x and y of each of K learned feature maps at a
+    quarter of the image size, Levine et al. 2016) beside it, so where a small object or the gripper is
+    reaches the embedding as coordinates, as the state rung's positions do. Late and pair fusion."""
     seed: int = 0
     """Seed of sampling, augmentation and initialisation."""
     precision: str = "auto"
@@ -205,6 +213,11 @@ class LearnerConfig:
         for name in ("negative_temperature", "learning_rate"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if isinstance(self.image_keypoints, bool) or not isinstance(self.image_keypoints, int) \
+                or self.image_keypoints < 0:
+            raise ConfigError(f"image_keypoints must be an integer >= 0, got {self.image_keypoints!r}")
+        if self.image_keypoints and self.fusion == "early":
+            raise ConfigError("image_keypoints is for the late- and pair-fusion image encoder; fusion is 'early'")
         if not isinstance(self.use_proprio, bool):
             raise ConfigError(f"use_proprio must be true or false, got {self.use_proprio!r}")
         if self.augment_pad < 0:

@@ -1,4 +1,5 @@
-"""Q(s, a, g) in [0, 1] as logits: late fusion (fast, the default) and early fusion (QT-Opt style).
+"""Q(s, a, g) in [0, 1] as logits: late fusion (fast, the default), early fusion (QT-Opt style) and pair
+fusion (the images stacked, the actions scored as in late fusion).
 
 Both map observation and goal images (B, 3, S, S) uint8 and actions (B, K, A) in [-1, 1] to logits
 (B, K); Q = sigmoid(logit). With ``LearnerConfig.use_proprio`` they also take the observation's scaled
@@ -54,20 +55,48 @@ def _conv(cin: int, cout: int) -> nn.Sequential:
 
 
 class ImageEncoder(nn.Module):
-    """Four stride-2 convs and a linear layer: (B, 3, S, S) uint8 -> (B, D)."""
+    """Four stride-2 convs and a linear layer: (B, C, S, S) uint8 -> (B, D). With ``keypoints`` K > 0 the
+    linear layer also reads K spatial-softmax keypoints of the second conv's map (:class:`SpatialSoftmax`)."""
 
-    def __init__(self, image_size: int, embed_dim: int) -> None:
+    def __init__(self, image_size: int, embed_dim: int, keypoints: int = 0, channels: int = 3) -> None:
         super().__init__()
-        self.convs = nn.Sequential(_conv(3, 32), _conv(32, 64), _conv(64, 64), _conv(64, 64))
+        self.convs = nn.Sequential(_conv(channels, 32), _conv(32, 64), _conv(64, 64), _conv(64, 64))
         side = image_size // 16
-        self.out = nn.Sequential(nn.Flatten(), nn.Linear(64 * side * side, embed_dim), nn.LayerNorm(embed_dim),
-                                 nn.ReLU(inplace=True))
+        self.out = nn.Sequential(nn.Flatten(), nn.Linear(64 * side * side + 2 * keypoints, embed_dim),
+                                 nn.LayerNorm(embed_dim), nn.ReLU(inplace=True))
         # Channels-last convolutions: oneDNN's fast layout on CPU (forward and backward of 128 images at
         # 64 px in bf16: 41 ms against 64 ms); the values are the same, only their order in memory.
         self.convs.to(memory_format=torch.channels_last)
+        # Built last, so that an encoder without keypoints initialises exactly as before from the same seed.
+        self.keypoints = SpatialSoftmax(64, keypoints) if keypoints else None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.out(self.convs(_to_float(images).contiguous(memory_format=torch.channels_last)))
+        x = _to_float(images).contiguous(memory_format=torch.channels_last)
+        if self.keypoints is None:
+            return self.out(self.convs(x))
+        early = self.convs[1](self.convs[0](x))
+        flat = self.out[0](self.convs[3](self.convs[2](early)))
+        return self.out[1:](torch.cat([flat, self.keypoints(early).to(flat.dtype)], dim=-1))
+
+
+class SpatialSoftmax(nn.Module):
+    """K keypoints of a feature map (B, C, H, W): a 1x1 conv to K maps, a softmax over each map's positions
+    (with a learned temperature), and each map's expected (x, y) in [-1, 1]: (B, 2K). A small object moves
+    its keypoint by its displacement, where a flattened map only changes which weights it meets."""
+
+    def __init__(self, channels: int, keypoints: int) -> None:
+        super().__init__()
+        self.project = nn.Conv2d(channels, keypoints, 1)
+        self.log_temperature = nn.Parameter(torch.zeros(()))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        maps = self.project(features).float()  # the softmax in float32 also under bf16 autocast
+        b, k, h, w = maps.shape
+        weights = torch.softmax(maps.reshape(b, k, h * w) / self.log_temperature.exp(), dim=-1)
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, h, device=maps.device),
+                                torch.linspace(-1, 1, w, device=maps.device), indexing="ij")
+        grid = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)  # (H * W, 2)
+        return (weights @ grid).reshape(b, 2 * k)
 
 
 class LateFusionQ(nn.Module):
@@ -79,7 +108,8 @@ class LateFusionQ(nn.Module):
     def __init__(self, config: LearnerConfig, encoder: nn.Module | None = None) -> None:
         super().__init__()
         d = config.embed_dim
-        self.encoder = encoder if encoder is not None else ImageEncoder(config.image_size, d)
+        self.encoder = encoder if encoder is not None else ImageEncoder(config.image_size, d,
+                                                                        config.image_keypoints)
         extra = PROPRIO_WIDTH if config.use_proprio else 0
         self.fuse = nn.Sequential(nn.Linear(3 * d + extra, d), nn.ReLU(inplace=True))
         # The head's first layer on [embedding, action], split in two: the embedding's share is computed
@@ -112,6 +142,27 @@ class LateFusionQ(nn.Module):
     def forward(self, obs: torch.Tensor, goal: torch.Tensor, actions: torch.Tensor,
                 proprio: torch.Tensor | None = None) -> torch.Tensor:
         return self.score(embed(self, obs, goal, proprio), actions)
+
+
+class PairFusionQ(LateFusionQ):
+    """Observation and goal stacked (6 channels) through one encoder; the action head of LateFusionQ.
+
+    The convs see both images at each pixel, so "this object is here now and there in the goal" is a
+    local feature, as in early fusion, while each action scored costs only the small head, as in late
+    fusion. One encoder pass per (observation, goal) pair instead of one per image."""
+
+    def __init__(self, config: LearnerConfig) -> None:
+        super().__init__(config, ImageEncoder(config.image_size, config.embed_dim, config.image_keypoints, 6))
+        d = config.embed_dim
+        self.fuse = nn.Sequential(nn.Linear(d + (PROPRIO_WIDTH if config.use_proprio else 0), d),
+                                  nn.ReLU(inplace=True))
+
+    def embed(self, obs: torch.Tensor, goal: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
+        """State-goal embedding (B, D) of the stacked pair; ``proprio`` as in LateFusionQ.embed."""
+        _check_proprio(self, proprio, obs.shape[0])
+        z = self.encoder(torch.cat([obs, goal], dim=1))
+        parts = [z] if proprio is None else [z, self.proprio(proprio.float()).to(z.dtype)]
+        return self.head_state(self.fuse(torch.cat(parts, dim=-1)))
 
 
 class EarlyFusionQ(nn.Module):
@@ -276,4 +327,4 @@ def object_centric_parts(module: nn.Module, obs: torch.Tensor, goal: torch.Tenso
 
 def make_q_network(config: LearnerConfig) -> nn.Module:
     """The Q-network the config asks for."""
-    return LateFusionQ(config) if config.fusion == "late" else EarlyFusionQ(config)
+    return {"late": LateFusionQ, "early": EarlyFusionQ, "pair": PairFusionQ}[config.fusion](config)

@@ -255,9 +255,13 @@ class ActionableModelsObjective:
         c = self.config
         batch = {k: v.to(self.device) for k, v in batch.items()}
         with record_function("am/augmentation"):
-            obs = random_shift(batch["obs"], c.augment_pad, self.generator)
-            goal = random_shift(batch["goal"], c.augment_pad, self.generator)
-            next_obs = random_shift(batch["next_obs"], c.augment_pad, self.generator)
+            if c.fusion == "pair":  # one shift for the three, as one camera sees them: pixels stay aligned
+                obs, goal, next_obs = random_shift(torch.cat([batch["obs"], batch["goal"], batch["next_obs"]], 1),
+                                                   c.augment_pad, self.generator).chunk(3, dim=1)
+            else:
+                obs = random_shift(batch["obs"], c.augment_pad, self.generator)
+                goal = random_shift(batch["goal"], c.augment_pad, self.generator)
+                next_obs = random_shift(batch["next_obs"], c.augment_pad, self.generator)
         action = batch["action"].float()
         with autocast_context(c.precision, self.device):
             target = self.data_targets({**batch, "next_obs": next_obs, "goal": goal}).float()  # (B,)
