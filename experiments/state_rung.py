@@ -93,7 +93,7 @@ def collect(episodes: int, steps: int, seed: int, primitives: list[str], layout:
     ``scene`` (N,) holds each frame's scene seed. ``miss_approach_prob``: PlayConfig's."""
     cell = Cell(CellConfig(image_width=32, image_height=32, layout=layout))
     spec = ActionSpec()
-    obs, actions, episode, last, scene = [], [], [], [], []
+    frames = StateFrames()
     started = time.monotonic()
     try:
         for e in range(episodes):
@@ -105,19 +105,32 @@ def collect(episodes: int, steps: int, seed: int, primitives: list[str], layout:
                                            miss_approach_prob=miss_approach_prob),
                                 cell=cell.config)
             for state, action, is_last in play_steps(cell, script, spec):
-                obs.append(state_vector(state))
-                episode.append(e)
-                scene.append(scene_seed)
-                actions.append(action)
-                last.append(is_last)
+                frames.add(state, action, e, is_last, scene_seed)
             if (e + 1) % 50 == 0 or e + 1 == episodes:
-                print(f"[state collect] {e + 1}/{episodes} episodes, {len(obs)} frames, "
+                print(f"[state collect] {e + 1}/{episodes} episodes, {len(frames.obs)} frames, "
                       f"{time.monotonic() - started:.0f} s", flush=True)
     finally:
         cell.close()
-    return {"obs": np.stack(obs), "actions": np.stack(actions).astype(np.float32),
-            "episode": np.asarray(episode, np.int32), "is_last": np.asarray(last, bool),
-            "scene": np.asarray(scene, np.int64)}
+    return frames.arrays()
+
+
+class StateFrames:
+    """Frames gathered into the state rung's data format (.npz arrays): obs, actions, episode, is_last, scene."""
+
+    def __init__(self) -> None:
+        self.obs, self.actions, self.episode, self.last, self.scene = [], [], [], [], []
+
+    def add(self, state: SceneState, action: np.ndarray, episode: int, is_last: bool, scene: int) -> None:
+        self.obs.append(state_vector(state))
+        self.actions.append(action)
+        self.episode.append(episode)
+        self.last.append(is_last)
+        self.scene.append(scene)
+
+    def arrays(self) -> dict:
+        return {"obs": np.stack(self.obs), "actions": np.stack(self.actions).astype(np.float32),
+                "episode": np.asarray(self.episode, np.int32), "is_last": np.asarray(self.last, bool),
+                "scene": np.asarray(self.scene, np.int64)}
 
 
 # ------------------------------------------------------------------------------------------------ train
@@ -466,17 +479,18 @@ def record_rollouts(run: Path, goals: int, max_steps: int, base_seed: int = ROLL
 
     Each rollout is one episode of ``max_steps`` commands: the state vectors it passed, the action of each
     command the cell received (clipped to the workspace, as it ran; ActionSpec.from_command), and the last
-    frame with a stay action, as play_steps records it. The goals themselves are not stored: like play, the data is unlabelled and
-    the learner relabels it. ``scene`` holds each episode's goal seed."""
+    frame with a stay action, as play_steps records it. The goals themselves are not stored: like play,
+    the data is unlabelled and the learner relabels it. ``scene`` holds each episode's goal seed."""
     policy = build_policy(run, **policy_options)
     cell = Cell(CellConfig(image_width=32, image_height=32))
     spec = ActionSpec()
-    obs, actions, episode, last, scene = [], [], [], [], []
+    frames = StateFrames()
     started = time.monotonic()
+    index = -1
     try:
         for task in tasks:
             for goal, _ in task_goals(cell, task, goals, base_seed):
-                index, seed = len(set(episode)), goal.spec.seed
+                index += 1
                 policy.set_goal(goal.state)
                 for _ in range(max_steps):
                     state = cell.scene_state()
@@ -484,27 +498,19 @@ def record_rollouts(run: Path, goals: int, max_steps: int, base_seed: int = ROLL
                     pos, yaw, gripper, _ = policy.decide(state)
                     lo, hi = cell.config.workspace_min, cell.config.workspace_max
                     pos, yaw = np.clip(pos, lo, hi), float(np.clip(yaw, *cell.config.yaw_limits))
-                    obs.append(state_vector(state))
-                    actions.append(spec.from_command(pos, yaw, gripper, state.ee_pos, state.ee_yaw))
-                    episode.append(index)
-                    last.append(False)
-                    scene.append(seed)
+                    frames.add(state, spec.from_command(pos, yaw, gripper, state.ee_pos, state.ee_yaw), index,
+                               False, goal.spec.seed)
                     cell.set_command(pos, yaw, gripper)
                     cell.step()
                 state = cell.scene_state()
                 ee_pos, ee_yaw = cell.ee_pose()
-                obs.append(state_vector(state))
-                actions.append(spec.normalize(ee_pos, ee_yaw, state.gripper, ee_pos, ee_yaw))
-                episode.append(index)
-                last.append(True)
-                scene.append(seed)
-            print(f"[state rollouts] {task}: {len(set(episode))} episodes, {len(obs)} frames, "
+                frames.add(state, spec.normalize(ee_pos, ee_yaw, state.gripper, ee_pos, ee_yaw), index, True,
+                           goal.spec.seed)
+            print(f"[state rollouts] {task}: {index + 1} episodes, {len(frames.obs)} frames, "
                   f"{time.monotonic() - started:.0f} s", flush=True)
     finally:
         cell.close()
-    return {"obs": np.stack(obs), "actions": np.stack(actions).astype(np.float32),
-            "episode": np.asarray(episode, np.int32), "is_last": np.asarray(last, bool),
-            "scene": np.asarray(scene, np.int64)}
+    return frames.arrays()
 
 
 HANDOVER_PHASES = ("start", "descend", "close", "lift", "carry", "lower")

@@ -345,7 +345,7 @@ def plot_training_curve(metrics_jsonl: Path, out_png: Path) -> Path:
 
 
 MAIN_OWNS = {"dataset": "--out", "run_dir": "--out", "steps": "--train-steps", "batch_size": "--batch-size",
-             "image_size": "--image-size", "checkpoint_every": "--train-steps", "log_every": "--train-steps"}
+             "checkpoint_every": "--train-steps", "log_every": "--train-steps"}
 """Trainer parameters that am main sets itself, with the option that sets them."""
 
 
