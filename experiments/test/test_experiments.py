@@ -320,3 +320,34 @@ def test_state_rung_records_the_policys_rollouts_as_play_data(tmp_path, capsys):
     with pytest.raises(SystemExit):
         state_rung.main(["rollouts", "--run", str(run), "--goals", "2", "--base-seed", "100000", "--out", str(out)])
     assert "would train on them" in capsys.readouterr().err
+
+
+def test_object_probe_puts_only_the_goals_object_back(tmp_path, capsys):
+    """The probe's third scene differs from the goal by the object alone: the same measured pose and
+    closure, other pixels where the object was and is; the table has a row per goal and a mean."""
+    import object_probe
+    import train as train_script
+    from actionable_models.sim.cell import Cell
+    from actionable_models.sim.config import CellConfig
+
+    cell = Cell(CellConfig(image_width=64, image_height=64))
+    try:
+        scenes, goal = object_probe.probe_scenes(cell, 200000)
+    finally:
+        cell.close()
+    (start, *_), (held, pos, yaw, closure), (put_back, pos_b, yaw_b, closure_b) = (
+        scenes[k] for k in object_probe.OBSERVATIONS)
+    # the same measured pose and closure (within the last physics step's integration, which the object's
+    # placement brings up to date)
+    np.testing.assert_allclose(pos, pos_b, atol=1e-3)
+    assert yaw == pytest.approx(yaw_b, abs=1e-3) and closure == pytest.approx(closure_b, abs=1e-3) and closure > 0.2
+    assert not np.array_equal(held, put_back) and not np.array_equal(start, put_back)
+    np.testing.assert_allclose(held, goal.image, atol=8)  # the expert's goal is the generated goal
+    data = tmp_path / "play.npz"
+    np.savez(data, **collect(2, 6, 1000, 16, 32, "default", ["grasp_lift"]))
+    assert train_script.main([str(data), "--steps", "2", "--batch-size", "4", "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    assert object_probe.main([str(tmp_path / "run"), "--goals", "1", "--camera-size", "32"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("| goal seed | object | max Q from the start |") and table[2].startswith("| 200000 |")
+    assert table[-1].startswith("| mean | |")

@@ -97,3 +97,22 @@ def test_goal_generation_is_deterministic(cell):
     b = generate_goal(cell, "rearrangement", 7)
     assert a.spec == b.spec
     assert np.array_equal(a.image, b.image)
+
+
+def test_set_object_pose_places_one_object_at_rest_and_leaves_the_rest():
+    cell = Cell(CellConfig(image_width=32, image_height=32))
+    try:
+        cell.reset(3)
+        before = cell.scene_state()
+        cell.set_object_pose("red_cube", [0.40, 0.10, 0.20], [1.0, 0.0, 0.0, 0.0])
+        moved = cell.object_state("red_cube")
+        np.testing.assert_allclose(moved.pos, [0.40, 0.10, 0.20], atol=1e-9)
+        after = cell.scene_state()
+        for name in before.objects:  # as they were, up to the settled scene's last integration step
+            if name != "red_cube":
+                np.testing.assert_allclose(before.objects[name], after.objects[name], atol=1e-4)
+        np.testing.assert_allclose(before.ee_pos, after.ee_pos, atol=1e-3)
+        with pytest.raises(UnknownNameError, match="unknown object 'teapot'"):
+            cell.set_object_pose("teapot", [0.4, 0.0, 0.1], [1.0, 0.0, 0.0, 0.0])
+    finally:
+        cell.close()

@@ -21,7 +21,7 @@ from actionable_models.geometry import quat_from_yaw, yaw_from_matrix
 from actionable_models.sim import scene
 from actionable_models.sim.config import CellConfig
 from actionable_models.sim.ik import PinchIK
-from actionable_models.sim.layouts import OBJECTS, Layout, get_layout
+from actionable_models.sim.layouts import OBJECTS, Layout, get_layout, get_object
 from actionable_models.sim.state import SceneState
 
 # Where seeded objects are placed (x range, y range) and how far apart their centres stay (m).
@@ -64,6 +64,7 @@ class Cell:
                             and (m.geom_contype[g] or m.geom_conaffinity[g])} for side in ("left", "right")}
         self._left_pad_geoms, self._right_pad_geoms = pad_geoms["left"], pad_geoms["right"]
         self._object_qpos_adr = {name: m.jnt_qposadr[m.joint(name + "_joint").id] for name in OBJECTS}
+        self._object_dof_adr = {name: m.jnt_dofadr[m.joint(name + "_joint").id] for name in OBJECTS}
         self._container_mocap = m.body_mocapid[m.body(scene.CONTAINER_BODY).id]
         self._camera = m.camera(scene.CAMERA_NAME).id
         self._stiffen_arm_servos()
@@ -204,6 +205,16 @@ class Cell:
         """Privileged pose of one object."""
         body = self._object_body[name]
         return ObjectState(self.data.xpos[body].copy(), self.data.xquat[body].copy())
+
+    def set_object_pose(self, name: str, pos: np.ndarray, quat: np.ndarray) -> None:
+        """Privileged: put one object at a pose (position, quaternion w x y z) at rest, all else as it is.
+        For diagnostics that render a counterfactual scene (experiments/object_probe.py), never for play."""
+        get_object(name)  # an unknown name: UnknownNameError, naming the known ones
+        adr, dof = self._object_qpos_adr[name], self._object_dof_adr[name]
+        self.data.qpos[adr:adr + 3] = np.asarray(pos, dtype=float)
+        self.data.qpos[adr + 3:adr + 7] = np.asarray(quat, dtype=float) / np.linalg.norm(quat)
+        self.data.qvel[dof:dof + 6] = 0.0
+        mujoco.mj_forward(self.model, self.data)
 
     def object_states(self) -> dict[str, ObjectState]:
         """Privileged poses of the objects of the current layout."""
