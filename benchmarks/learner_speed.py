@@ -1,4 +1,4 @@
-"""Learner speed: training samples per second, late vs early fusion, the state learner, one CEM decision.
+"""Learner speed: training samples per second, late vs early (and pair) fusion, the state learner, one CEM decision.
 
 Same batch, negatives, CEM and image size for both fusions (random 64x64 images: speed does not depend
 on content), in fp32 and in bf16 autocast (LearnerConfig.precision). The state learner is the study's
@@ -199,8 +199,9 @@ def main() -> None:
     for precision in ("fp32", "bf16"):
         late = training_rate("late", args.updates, args.batch, args.device, precision)
         early = training_rate("early", max(2, args.updates // 5), args.batch, args.device, precision)
+        pair = training_rate("pair", args.updates, args.batch, args.device, precision)
         print(f"  {precision}: late fusion {late:8.1f} samples/s, early fusion {early:8.1f} samples/s, "
-              f"late / early {late / early:5.1f}x   (target >= 5x)")
+              f"late / early {late / early:5.1f}x   (target >= 5x); pair fusion {pair:8.1f} samples/s")
     for precision in ("fp32", "bf16"):
         profile("late", args.batch, args.device, precision)
     # The target CEM runs on the rows that need it, a count that changes every update: oneDNN builds kernels

@@ -47,9 +47,10 @@ def make_goals(tasks: list[str], count: int, base_seed: int, camera_size: int, l
     return goals
 
 
-def evaluate_run(run: Path, goals: list, max_steps: int, camera_size: int, layout: str) -> list[dict]:
-    """Every goal rolled out with the run's latest checkpoint."""
-    policy = GoalReachingPolicy(run, PolicyConfig())
+def evaluate_run(run: Path, goals: list, max_steps: int, camera_size: int, layout: str,
+                 reached_q: float = PolicyConfig.reached_q) -> list[dict]:
+    """Every goal rolled out with the run's latest checkpoint; the policy stops where max Q >= ``reached_q``."""
+    policy = GoalReachingPolicy(run, PolicyConfig(reached_q=reached_q))
     cell = Cell(CellConfig(image_width=camera_size, image_height=camera_size, layout=layout))
     try:
         return [rollout(cell, policy, goal, max_steps) for goal in goals]
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--goals", type=int, default=50, help="goals per task")
     parser.add_argument("--base-seed", type=int, default=EVALUATION_BASE_SEED)
     parser.add_argument("--max-steps", type=int, default=50)
+    parser.add_argument("--reached-q", type=float, default=PolicyConfig.reached_q,
+                        help="the policy stops where its max Q reaches this (1.0: only on its terminate action)")
     parser.add_argument("--camera-size", type=int, default=64)
     parser.add_argument("--layout", default="default")
     parser.add_argument("--goals-cache", type=Path, default=None,
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"settings": {k: str(v) for k, v in vars(args).items()}, "runs": {}}
     for run in args.runs:
         t0 = time.monotonic()
-        rows = evaluate_run(run, goals, args.max_steps, args.camera_size, args.layout)
+        rows = evaluate_run(run, goals, args.max_steps, args.camera_size, args.layout, args.reached_q)
         summary = summarize(rows)
         start = np.array([r["ee_to_goal_start_m"] for r in rows])
         end = np.array([r["ee_to_goal_end_m"] for r in rows])

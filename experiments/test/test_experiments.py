@@ -351,3 +351,11 @@ def test_object_probe_puts_only_the_goals_object_back(tmp_path, capsys):
     table = capsys.readouterr().out.splitlines()
     assert table[0].startswith("| goal seed | object | max Q from the start |") and table[2].startswith("| 200000 |")
     assert table[-1].startswith("| mean | |")
+    # the core evaluator's stop: at reached_q 0.01 the policy stops at once, at 1.0 only the horizon ends it
+    import evaluate as evaluate_script
+    for reached_q, steps, stopped in (("0.01", 0, True), ("1.0", 3, False)):
+        out = tmp_path / f"eval_{reached_q}.json"
+        assert evaluate_script.main([str(tmp_path / "run"), "--tasks", "reaching", "--goals", "1", "--max-steps", "3",
+                                     "--camera-size", "32", "--reached-q", reached_q, "--out", str(out)]) == 0
+        row = next(iter(json.loads(out.read_text())["runs"].values()))["results"][0]
+        assert (row["steps"], row["policy_stopped"]) == (steps, stopped)
