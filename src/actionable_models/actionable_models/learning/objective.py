@@ -84,7 +84,11 @@ class ActionableModelsObjective:
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
         # QT-Opt's clipped double Q: a second target that lags the first; targets take the smaller value.
         self.q_lagged = copy.deepcopy(self.q_target) if config.clipped_double_q else None
-        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=config.learning_rate)
+        # Fused Adam: one kernel over all parameters instead of a loop of small ops per tensor, the same
+        # algorithm (a step of the state learner's optimiser 0.53-0.60 ms against 0.94-1.54 on one CPU
+        # core; the whole update 60-61 against 57-60 updates/s, 2026-12-04). Older checkpoints' optimiser
+        # states load into it unchanged.
+        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=config.learning_rate, fused=True)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.forward_module: nn.Module = TrainingForward(self.q)
 
