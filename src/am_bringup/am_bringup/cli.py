@@ -414,7 +414,8 @@ def _cmd_main(args: argparse.Namespace) -> int:
         print("[am main] 1/3 collect", flush=True)
         result = run(find_config("collect"), {
             "sim_cell": camera, "recorder": {"output_dir": str(out / "play")},
-            "play_collector": {"episodes": args.episodes, "base_seed": args.seed, "episode_steps": args.steps}})
+            "play_collector": {"episodes": args.episodes, "base_seed": args.seed, "episode_steps": args.steps}},
+            private=not args.discoverable)
         if "play_collector" not in result.results:
             print(f"am: error: collection failed: {result.errors or result.reason}", file=sys.stderr)
             return 1
@@ -436,7 +437,7 @@ def _cmd_main(args: argparse.Namespace) -> int:
     result = run(find_config("evaluate"), {
         "sim_cell": camera, "policy": {"checkpoint": str(trained.checkpoint)},
         "goal_evaluator": {**camera, "goals_per_task": args.goals, "output_dir": str(out / "eval"),
-                           "max_steps": args.eval_steps}})
+                           "max_steps": args.eval_steps}}, private=not args.discoverable)
     evaluation = result.results.get("goal_evaluator")
     if evaluation is None:
         print(f"am: error: evaluation failed: {result.errors or result.reason}", file=sys.stderr)
@@ -550,6 +551,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="start over: remove what an earlier am main wrote into --out (play/, run/, eval/) "
                              "first; without it a rerun reuses the collection and run made with the same options "
                              "and refuses other ones")
+    main_p.add_argument("--discoverable", action="store_true",
+                        help="let other ROS 2 processes see am main's topics (e.g. to watch the camera); by "
+                             "default its nodes hear only each other, so two runs on one machine cannot cross")
     main_p.set_defaults(func=_cmd_main)
     dg_p = sub.add_parser("diagnose", help="score a checkpoint's Q-function on held-out episode bags, before any "
                                            "rollout: Q against goal distance, data action against negatives, "

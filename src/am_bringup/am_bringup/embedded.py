@@ -8,17 +8,23 @@ Each top-level entry of the YAML names a node; the registry below maps that name
 The YAML is handed to rcl as a ``--params-file``, exactly as ``ros2 launch`` does, so a node reads the
 same parameters either way. The run ends on Ctrl-C, or when every node that has a ``finished`` future
 (a demo, a collector, a trainer) has completed.
+
+A run may be ``private``: its nodes then talk only among themselves (one DDS participant, no discovery),
+so that two runs on one machine, on the same ROS domain, cannot read each other's lock-step commands
+and camera frames. ``am main`` runs its stages so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import signal
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import rclpy
 from rclpy.context import Context
@@ -95,16 +101,41 @@ def start_nodes(config: Path, context: Context, overrides: dict[str, dict[str, A
     return nodes
 
 
-def run(config: Path, overrides: dict[str, dict[str, Any]] | None = None, timeout: float | None = None) -> RunResult:
-    """Start the configuration, spin until its finishing nodes are done, Ctrl-C or ``timeout`` seconds."""
+DISCOVERY_RANGE_VARIABLE = "ROS_AUTOMATIC_DISCOVERY_RANGE"
+
+
+@contextlib.contextmanager
+def discovery_range(value: str | None) -> Iterator[None]:
+    """``ROS_AUTOMATIC_DISCOVERY_RANGE`` set to ``value`` while a context is initialised (rcl reads it
+    there), restored after; ``None`` leaves the environment as it is. ``"OFF"`` keeps a context's nodes
+    to themselves: they share one DDS participant, which needs no discovery to match its own endpoints."""
+    if value is None:
+        yield
+        return
+    before = os.environ.get(DISCOVERY_RANGE_VARIABLE)
+    os.environ[DISCOVERY_RANGE_VARIABLE] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[DISCOVERY_RANGE_VARIABLE]
+        else:
+            os.environ[DISCOVERY_RANGE_VARIABLE] = before
+
+
+def run(config: Path, overrides: dict[str, dict[str, Any]] | None = None, timeout: float | None = None,
+        private: bool = False) -> RunResult:
+    """Start the configuration, spin until its finishing nodes are done, Ctrl-C or ``timeout`` seconds.
+    ``private``: no DDS discovery, so the nodes hear only each other (see the module docstring)."""
     start = time.monotonic()
     read_node_params(config)  # a file that is not ROS 2 parameter YAML: named here, not by rcl's parser
     context = Context()
     # Our own SIGINT/SIGTERM handling: the loop below notices within 0.1 s and tears the nodes down in
     # order (a recorder closes its bag), instead of rclpy shutting the context under their feet.
     try:
-        rclpy.init(args=["--ros-args", "--params-file", str(config)], context=context,
-                   signal_handler_options=SignalHandlerOptions.NO)
+        with discovery_range("OFF" if private else None):
+            rclpy.init(args=["--ros-args", "--params-file", str(config)], context=context,
+                       signal_handler_options=SignalHandlerOptions.NO)
     except RuntimeError as exc:  # rclpy's RCLError: rcl could not parse the parameter file
         raise ConfigFileError(f"{config}: rcl could not read it as a parameter file: {exc}") from None
     stop = threading.Event()
