@@ -23,14 +23,17 @@ from actionable_models.errors import GoalGenerationError
 from actionable_models.evaluation import rollout, summarize
 from actionable_models.policy import GoalReachingPolicy, PolicyConfig
 from actionable_models.sim.cell import Cell
+from actionable_models.sim.camera_view import add_camera_view_arguments, camera_view_fields
 from actionable_models.sim.config import CellConfig
 from actionable_models.sim.goals import EVALUATION_BASE_SEED, generate_goal
 from actionable_models.sim.tasks import TASKS
 
 
-def make_goals(tasks: list[str], count: int, base_seed: int, camera_size: int, layout: str) -> list:
-    """``count`` goals per task from seeds base_seed..; seeds whose goal cannot be generated are skipped."""
-    cell = Cell(CellConfig(image_width=camera_size, image_height=camera_size, layout=layout))
+def make_goals(tasks: list[str], count: int, base_seed: int, camera_size: int, layout: str,
+               camera: dict | None = None) -> list:
+    """``count`` goals per task from seeds base_seed..; seeds whose goal cannot be generated are skipped.
+    ``camera``: CellConfig camera fields over the defaults (camera_view.CAMERA_FIELDS)."""
+    cell = Cell(CellConfig(image_width=camera_size, image_height=camera_size, layout=layout, **(camera or {})))
     goals = []
     try:
         for task in tasks:
@@ -48,10 +51,11 @@ def make_goals(tasks: list[str], count: int, base_seed: int, camera_size: int, l
 
 
 def evaluate_run(run: Path, goals: list, max_steps: int, camera_size: int, layout: str,
-                 reached_q: float = PolicyConfig.reached_q) -> list[dict]:
-    """Every goal rolled out with the run's latest checkpoint; the policy stops where max Q >= ``reached_q``."""
+                 reached_q: float = PolicyConfig.reached_q, camera: dict | None = None) -> list[dict]:
+    """Every goal rolled out with the run's latest checkpoint; the policy stops where max Q >= ``reached_q``.
+    ``camera`` as in :func:`make_goals`: the view the run was trained on."""
     policy = GoalReachingPolicy(run, PolicyConfig(reached_q=reached_q))
-    cell = Cell(CellConfig(image_width=camera_size, image_height=camera_size, layout=layout))
+    cell = Cell(CellConfig(image_width=camera_size, image_height=camera_size, layout=layout, **(camera or {})))
     try:
         return [rollout(cell, policy, goal, max_steps) for goal in goals]
     finally:
@@ -70,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the policy stops where its max Q reaches this (1.0: only on its terminate action)")
     parser.add_argument("--camera-size", type=int, default=64)
     parser.add_argument("--layout", default="default")
+    add_camera_view_arguments(parser)
     parser.add_argument("--goals-cache", type=Path, default=None,
                         help="pickle of the generated goals: written on first use, read after (same settings)")
     parser.add_argument("--out", type=Path, required=True, help="results JSON")
@@ -78,14 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := sorted(set(tasks) - set(TASKS)):
         parser.error(f"unknown tasks {unknown}; known: {', '.join(TASKS)}")
     started = time.monotonic()
-    key = [tasks, args.goals, args.base_seed, args.camera_size, args.layout]
+    camera = camera_view_fields(args)
+    key = [tasks, args.goals, args.base_seed, args.camera_size, args.layout] + ([camera] if camera else [])
     cache = args.goals_cache
     if cache is not None and cache.exists():
         cached_key, goals = pickle.loads(cache.read_bytes())
         if cached_key != key:
             parser.error(f"--goals-cache {cache} holds goals for other settings {cached_key}; expected {key}")
     else:
-        goals = make_goals(tasks, args.goals, args.base_seed, args.camera_size, args.layout)
+        goals = make_goals(tasks, args.goals, args.base_seed, args.camera_size, args.layout, camera)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_suffix(".tmp")
@@ -99,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"settings": {k: str(v) for k, v in vars(args).items()}, "runs": {}}
     for run in args.runs:
         t0 = time.monotonic()
-        rows = evaluate_run(run, goals, args.max_steps, args.camera_size, args.layout, args.reached_q)
+        rows = evaluate_run(run, goals, args.max_steps, args.camera_size, args.layout, args.reached_q, camera)
         summary = summarize(rows)
         start = np.array([r["ee_to_goal_start_m"] for r in rows])
         end = np.array([r["ee_to_goal_end_m"] for r in rows])

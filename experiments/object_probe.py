@@ -25,6 +25,7 @@ import numpy as np
 
 from actionable_models.policy import GoalReachingPolicy, PolicyConfig
 from actionable_models.sim.cell import Cell
+from actionable_models.sim.camera_view import add_camera_view_arguments, camera_view_fields
 from actionable_models.sim.config import CellConfig
 from actionable_models.sim.goals import VALIDATION_BASE_SEED, generate_goal
 from actionable_models.sim.scripted import PickPlaceScript
@@ -57,10 +58,11 @@ def probe_scenes(cell: Cell, seed: int) -> tuple[dict[str, tuple], object]:
     return scenes, goal
 
 
-def probe(run: Path, goals: int, base_seed: int, camera_size: int) -> list[dict]:
-    """One row per goal: max Q toward the generated goal image from each of :data:`OBSERVATIONS`."""
+def probe(run: Path, goals: int, base_seed: int, camera_size: int, camera: dict | None = None) -> list[dict]:
+    """One row per goal: max Q toward the generated goal image from each of :data:`OBSERVATIONS`.
+    ``camera``: CellConfig camera fields over the defaults, the view the run was trained on."""
     policy = GoalReachingPolicy(run, PolicyConfig())
-    cell = Cell(CellConfig(image_width=camera_size, image_height=camera_size))
+    cell = Cell(CellConfig(image_width=camera_size, image_height=camera_size, **(camera or {})))
     rows = []
     try:
         for seed in range(base_seed, base_seed + goals):
@@ -82,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--goals", type=int, default=10)
     parser.add_argument("--base-seed", type=int, default=VALIDATION_BASE_SEED)
     parser.add_argument("--camera-size", type=int, default=64)
+    add_camera_view_arguments(parser)
     parser.add_argument("--out", type=Path, help="rows as JSON")
     args = parser.parse_args(argv)
-    rows = probe(args.run, args.goals, args.base_seed, args.camera_size)
+    rows = probe(args.run, args.goals, args.base_seed, args.camera_size, camera_view_fields(args))
     keys = OBSERVATIONS
     print("| goal seed | object | " + " | ".join(f"max Q from the {k}" for k in keys) + " |")
     print("|---|---|" + "---|" * len(keys))

@@ -359,3 +359,14 @@ def test_object_probe_puts_only_the_goals_object_back(tmp_path, capsys):
                                      "--camera-size", "32", "--reached-q", reached_q, "--out", str(out)]) == 0
         row = next(iter(json.loads(out.read_text())["runs"].values()))["results"][0]
         assert (row["steps"], row["policy_stopped"]) == (steps, stopped)
+    # another camera view: goals cached for one view are refused for another
+    view = ["--camera-pos", "0.92", "0", "0.78", "--camera-target", "0.44", "0", "0.1", "--camera-fovy", "40"]
+    cache, out = tmp_path / "goals.pkl", tmp_path / "eval_view.json"
+    common = [str(tmp_path / "run"), "--tasks", "reaching", "--goals", "1", "--max-steps", "1", "--camera-size", "32",
+              "--goals-cache", str(cache), "--out", str(out)]
+    assert evaluate_script.main(common + view) == 0
+    assert json.loads(out.read_text())["settings"]["camera_pos"] == "[0.92, 0.0, 0.78]"
+    with pytest.raises(SystemExit):
+        evaluate_script.main(common)
+    assert "holds goals for other settings" in capsys.readouterr().err
+    assert object_probe.main([str(tmp_path / "run"), "--goals", "1", "--camera-size", "32", *view]) == 0

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from actionable_models.errors import ActionableModelsError
+from actionable_models.sim.camera_view import add_camera_view_arguments, camera_view_fields
 from am_bringup.configs import ConfigFileError, available_configs, find_config, use_dds_profile
 
 
@@ -390,10 +391,11 @@ def _cmd_main(args: argparse.Namespace) -> int:
           f"{args.train_steps} steps, reach {args.goals} held-out goals per task through the policy node.\n"
           f"[am main] budget: under 20 minutes on a 2-core CPU machine (about 10 at the default settings).",
           flush=True)
-    camera = {"image_width": size, "image_height": size}
+    camera = {"image_width": size, "image_height": size, **camera_view_fields(args)}
 
     learner_overrides = main_learner_overrides(args.set)
-    collect_options = {"episodes": args.episodes, "steps": args.steps, "seed": args.seed, "image_size": size}
+    collect_options = {"episodes": args.episodes, "steps": args.steps, "seed": args.seed, "image_size": size,
+                       **camera_view_fields(args)}  # a view given only then, so that older folders are still reused
     train_options = {"train_steps": args.train_steps, "batch_size": args.batch_size}
     if learner_overrides:  # only then, so that a folder from before --set is still reused
         train_options["set"] = learner_overrides
@@ -551,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="start over: remove what an earlier am main wrote into --out (play/, run/, eval/) "
                              "first; without it a rerun reuses the collection and run made with the same options "
                              "and refuses other ones")
+    add_camera_view_arguments(main_p)
     main_p.add_argument("--discoverable", action="store_true",
                         help="let other ROS 2 processes see am main's topics (e.g. to watch the camera); by "
                              "default its nodes hear only each other, so two runs on one machine cannot cross")

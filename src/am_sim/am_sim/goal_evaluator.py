@@ -38,6 +38,10 @@ from am_common.messages import LATCHED
 from am_common.params import ParameterError, declare_parameters, refuse_unknown_parameters, run_node
 
 
+CAMERA_DEFAULTS = {name: getattr(CellConfig(), name) for name in ("camera_pos", "camera_target", "camera_fovy_deg")}
+"""The camera parameters of the goal evaluator's cell, as the sim node's (CellConfig's defaults)."""
+
+
 class GoalEvaluatorNode(Node):
     """Runs the evaluation goals one after another through the sim node and a policy node."""
 
@@ -46,7 +50,7 @@ class GoalEvaluatorNode(Node):
         p = declare_parameters(self, {
             "tasks": list(PAPER_TASKS), "goals_per_task": 3, "base_seed": EVALUATION_BASE_SEED, "layout": "default", "max_steps": 50,
             "idle_timeout_s": 3.0, "image_width": 128, "image_height": 128, "output_dir": "out/eval",
-            "gif_rollouts_per_task": 1, "sim_node": "sim_cell"})
+            "gif_rollouts_per_task": 1, "sim_node": "sim_cell", **CAMERA_DEFAULTS})
         refuse_unknown_parameters(self)
         for name in ("goals_per_task", "max_steps", "image_width", "image_height"):
             if p[name] < 1:
@@ -57,7 +61,10 @@ class GoalEvaluatorNode(Node):
         for task in p["tasks"]:
             check_task(task)
         self.params = p
-        self.cell = Cell(CellConfig(image_width=p["image_width"], image_height=p["image_height"], layout=p["layout"]))
+        # The goal images come from this copy of the cell: its camera must be the sim node's, or the policy
+        # compares frames of two different views.
+        self.cell = Cell(CellConfig(image_width=p["image_width"], image_height=p["image_height"], layout=p["layout"],
+                                    **{name: p[name] for name in CAMERA_DEFAULTS}))
         self.plan = [(task, p["base_seed"] + i) for task in p["tasks"] for i in range(p["goals_per_task"])]
         self.results: list[dict] = []
         self.finished = Future()
