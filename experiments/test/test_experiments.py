@@ -365,7 +365,10 @@ def test_object_probe_puts_only_the_goals_object_back(tmp_path, capsys):
     common = [str(tmp_path / "run"), "--tasks", "reaching", "--goals", "1", "--max-steps", "1", "--camera-size", "32",
               "--goals-cache", str(cache), "--out", str(out)]
     assert evaluate_script.main(common + view) == 0
-    assert json.loads(out.read_text())["settings"]["camera_pos"] == "[0.92, 0.0, 0.78]"
+    report = json.loads(out.read_text())
+    assert report["settings"]["camera_pos"] == "[0.92, 0.0, 0.78]"
+    (run_report,) = report["runs"].values()
+    assert set(run_report["ee_end_error_median_along_across_camera_ray_m"]) == {"reaching"}
     with pytest.raises(SystemExit):
         evaluate_script.main(common)
     assert "holds goals for other settings" in capsys.readouterr().err

@@ -110,6 +110,19 @@ def rollout(cell, policy, goal, max_steps: int) -> dict:
     return result_row(goal, start, cell.scene_state(), steps, stopped)
 
 
+def ray_split(rows: list[dict], camera_pos) -> tuple[float, float]:
+    """Median end error of the gripper against the goal's, split along the camera ray through the goal's
+    gripper and across it (metres). A camera that leaves depth open shows as error mostly along the ray."""
+    along, across = [], []
+    for row in rows:
+        goal = np.asarray(row["goal_ee_xyz_m"])
+        err = np.asarray(row["ee_end_xyz_m"]) - goal
+        ray = (goal - np.asarray(camera_pos, dtype=float)) / np.linalg.norm(goal - np.asarray(camera_pos, dtype=float))
+        along.append(abs(float(err @ ray)))
+        across.append(float(np.linalg.norm(err - (err @ ray) * ray)))
+    return float(np.median(along)), float(np.median(across))
+
+
 def result_row(goal, start, final, steps: int, stopped: bool) -> dict:
     """One rollout's result: success by the goal's privileged check on ``final`` (a SceneState), and the
     gripper's (and the goal object's) distance to where the goal state has it, at ``start`` and ``final``."""
@@ -117,7 +130,8 @@ def result_row(goal, start, final, steps: int, stopped: bool) -> dict:
     row = {"task": spec.task, "seed": spec.seed, "object": spec.object, "success": bool(spec.is_success(final)),
            "steps": steps, "policy_stopped": stopped,
            "ee_to_goal_start_m": float(np.linalg.norm(start.ee_pos - goal.state.ee_pos)),
-           "ee_to_goal_end_m": float(np.linalg.norm(final.ee_pos - goal.state.ee_pos))}
+           "ee_to_goal_end_m": float(np.linalg.norm(final.ee_pos - goal.state.ee_pos)),
+           "ee_end_xyz_m": [float(v) for v in final.ee_pos], "goal_ee_xyz_m": [float(v) for v in goal.state.ee_pos]}
     if spec.object is not None:
         target = goal.state.object_pos(spec.object)
         row["object_to_goal_start_m"] = float(np.linalg.norm(start.object_pos(spec.object) - target))

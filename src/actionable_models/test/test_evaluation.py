@@ -1,5 +1,6 @@
 """Scoring and reporting rollouts: the results table and the rollout GIFs a user opens first."""
 
+import pytest
 import numpy as np
 from PIL import Image
 
@@ -95,3 +96,16 @@ def test_rollout_gives_the_policy_the_cells_measured_pose_and_closure_only():
     assert row["steps"] == 3
     assert [c[2] for c in policy.calls] == [0.0, 1.0, 0.0]  # the measured closure of each step
     assert policy.calls[0][:2] == ((0.45, 0.0, 0.2), 0.1)
+
+
+def test_ray_split_separates_depth_error_from_error_across_the_view():
+    from actionable_models.evaluation import ray_split
+
+    camera = (0.0, 0.0, 1.0)
+    goal = [0.0, 0.0, 0.0]  # the ray from the camera through the goal's gripper is -z
+    rows = [{"goal_ee_xyz_m": goal, "ee_end_xyz_m": [0.0, 0.0, 0.1]},  # 0.1 along the ray
+            {"goal_ee_xyz_m": goal, "ee_end_xyz_m": [0.03, 0.04, 0.0]}]  # 0.05 across it
+    along, across = ray_split(rows + rows[:1], camera)
+    assert along == pytest.approx(0.1) and across == pytest.approx(0.0)
+    along, across = ray_split(rows + rows[1:], camera)
+    assert along == pytest.approx(0.0) and across == pytest.approx(0.05)
