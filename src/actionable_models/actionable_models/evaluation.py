@@ -117,7 +117,8 @@ def ray_split(rows: list[dict], camera_pos) -> tuple[float, float]:
     for row in rows:
         goal = np.asarray(row["goal_ee_xyz_m"])
         err = np.asarray(row["ee_end_xyz_m"]) - goal
-        ray = (goal - np.asarray(camera_pos, dtype=float)) / np.linalg.norm(goal - np.asarray(camera_pos, dtype=float))
+        ray = goal - np.asarray(camera_pos, dtype=float)
+        ray /= np.linalg.norm(ray)
         along.append(abs(float(err @ ray)))
         across.append(float(np.linalg.norm(err - (err @ ray) * ray)))
     return float(np.median(along)), float(np.median(across))

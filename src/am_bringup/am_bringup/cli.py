@@ -391,11 +391,12 @@ def _cmd_main(args: argparse.Namespace) -> int:
           f"{args.train_steps} steps, reach {args.goals} held-out goals per task through the policy node.\n"
           f"[am main] budget: under 20 minutes on a 2-core CPU machine (about 10 at the default settings).",
           flush=True)
-    camera = {"image_width": size, "image_height": size, **camera_view_fields(args)}
+    view = camera_view_fields(args)
+    camera = {"image_width": size, "image_height": size, **view}
 
     learner_overrides = main_learner_overrides(args.set)
     collect_options = {"episodes": args.episodes, "steps": args.steps, "seed": args.seed, "image_size": size,
-                       **camera_view_fields(args)}  # a view given only then, so that older folders are still reused
+                       **view}  # a view given only then, so that older folders are still reused
     train_options = {"train_steps": args.train_steps, "batch_size": args.batch_size}
     if learner_overrides:  # only then, so that a folder from before --set is still reused
         train_options["set"] = learner_overrides

@@ -30,6 +30,7 @@ from actionable_models.errors import GoalGenerationError
 from actionable_models.evaluation import format_table, labelled_frame, result_row, summarize, write_gif
 from actionable_models.imaging import image_to_rgb, rgb_to_image_fields
 from actionable_models.sim.cell import Cell
+from actionable_models.sim.camera_view import CAMERA_FIELDS
 from actionable_models.sim.config import CellConfig
 from actionable_models.sim.goals import EVALUATION_BASE_SEED, generate_goal
 from actionable_models.sim.state import SceneState
@@ -38,7 +39,7 @@ from am_common.messages import LATCHED
 from am_common.params import ParameterError, declare_parameters, refuse_unknown_parameters, run_node
 
 
-CAMERA_DEFAULTS = {name: getattr(CellConfig(), name) for name in ("camera_pos", "camera_target", "camera_fovy_deg")}
+CAMERA_DEFAULTS = {name: getattr(CellConfig(), name) for name in CAMERA_FIELDS}
 """The camera parameters of the goal evaluator's cell, as the sim node's (CellConfig's defaults)."""
 
 
